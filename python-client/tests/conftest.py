@@ -89,6 +89,38 @@ def until(condition: Callable[[], object], what: str) -> None:
         assert time.monotonic() < end, f"timed out waiting until {what}"
         time.sleep(0.01)
 
+
+class TurnHeld:
+    """Another thread holds ``trial``'s turn (``Trial._order``) as a call under way does, until
+    ``release``: ``last`` runs in the turn just before it is given back, ``ended`` is set once it is,
+    and ``error`` is what the holder raised (None)."""
+
+    def __init__(self, trial: Any, last: Callable[[], object] | None = None) -> None:
+        self.let_go, self.ended = threading.Event(), threading.Event()
+        self.error: BaseException | None = None
+        taken = threading.Event()
+
+        def hold() -> None:
+            try:
+                with trial._order:  # noqa: SLF001
+                    taken.set()
+                    self.let_go.wait(60)
+                    if last is not None:
+                        last()
+            except BaseException as err:  # noqa: BLE001
+                self.error = err
+            finally:
+                self.ended.set()
+
+        self.thread = threading.Thread(target=hold, daemon=True)
+        self.thread.start()
+        assert taken.wait(60)
+
+    def release(self) -> None:
+        """Lets the turn go and waits for the holder to end."""
+        self.let_go.set()
+        self.thread.join(60)
+
 def _ensure_built() -> None:
     if not SERVER_MAIN.exists():
         subprocess.run(["npm", "run", "build"], cwd=REPO, check=True, stdout=subprocess.DEVNULL)

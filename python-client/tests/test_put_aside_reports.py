@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 import tuneport as tp
-from conftest import ServerProcess, in_thread, until
+from conftest import ServerProcess, TurnHeld, in_thread, until
 
 
 
@@ -94,29 +94,16 @@ def test_close_names_the_reports_put_aside_that_it_could_not_send(tmp_path: Path
         client = tp.connect(srv.endpoint, heartbeat=False, timeout=0.5, retries=0)
         study = client.create_study("s")
         trial = study.ask()
-        taken, let_go = threading.Event(), threading.Event()
         ended: dict[str, Any] = {}
-
-        def other_call() -> None:  # holds the trial's turn as a call under way does, then ends it
-            try:
-                with trial._order:  # noqa: SLF001
-                    taken.set()
-                    let_go.wait(60)
-                    ended["beside_left"] = len(trial._beside)  # noqa: SLF001
-            except BaseException as err:  # noqa: BLE001
-                ended["error"] = err
-
-        holder = threading.Thread(target=other_call, daemon=True)
-        holder.start()
-        assert taken.wait(60)
+        # The call under way, which then ends.
+        held = TurnHeld(trial, last=lambda: ended.__setitem__("beside_left", len(trial._beside)))  # noqa: SLF001
         assert trial.report(1.0, 1, wait=False) is None
         assert trial.report(2.0, 2, wait=False) is None
         assert trial.pending_reports()
         with caplog.at_level(logging.WARNING, logger="tuneport"):
             client.close()  # waits up to timeout for the call, which goes on
-        let_go.set()
-        holder.join(60)
-        assert not holder.is_alive() and "error" not in ended, ended
+        held.release()
+        assert not held.thread.is_alive() and held.error is None, (held.error, ended)
         assert ended["beside_left"] == 0, ended
         warned = [r.getMessage() for r in caplog.records if "were not sent" in r.getMessage()]
         assert len(warned) == 1, [r.getMessage() for r in caplog.records]

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 import tuneport as tp
-from conftest import ServerProcess, in_thread, until
+from conftest import ServerProcess, TurnHeld, in_thread, until
 
 
 
@@ -103,29 +103,19 @@ def test_a_report_put_aside_as_the_other_call_ends_is_queued_by_its_own_thread(t
         with tp.connect(srv.endpoint, heartbeat=False) as client:
             study = client.create_study("s")
             trial = study.ask()
-            taken, let_go, gone = threading.Event(), threading.Event(), threading.Event()
-
-            def other_call() -> None:  # holds the trial's turn as a call under way does, then ends
-                with trial._order:  # noqa: SLF001
-                    taken.set()
-                    let_go.wait(60)
-                gone.set()
-
-            holder = threading.Thread(target=other_call, daemon=True)
-            holder.start()
-            assert taken.wait(60)
+            held = TurnHeld(trial)  # a call under way, which then ends
 
             def hook(frame: FrameType, event: str, arg: Any) -> None:
                 if event == "call" and frame.f_code.co_name == "_report_beside":
-                    let_go.set()
-                    gone.wait(60)
+                    held.let_go.set()
+                    held.ended.wait(60)
 
             sys.setprofile(hook)
             try:
                 assert trial.report(1.0, 1, wait=False) is None  # put aside: the turn was taken when it looked
             finally:
                 sys.setprofile(None)
-            assert gone.is_set()
+            assert held.ended.is_set()
             until(lambda: 1 in study.trial(trial.number).intermediate_values, "the report put aside is sent")
             assert trial.intermediate == [(1.0, 1.0)]
             trial.complete(2.0)
@@ -144,16 +134,7 @@ def test_a_repeated_step_put_aside_is_a_repeat_as_when_sent_at_once(tmp_path: An
         with tp.connect(srv.endpoint, heartbeat=False) as client:
             study = client.create_study("s")
             trial = study.ask()
-            taken, let_go = threading.Event(), threading.Event()
-
-            def other_call() -> None:  # holds the trial's turn as a call under way does
-                with trial._order:  # noqa: SLF001
-                    taken.set()
-                    let_go.wait(60)
-
-            holder = threading.Thread(target=other_call, daemon=True)
-            holder.start()
-            assert taken.wait(60)
+            held = TurnHeld(trial)  # a call under way
             try:
                 assert trial.report(1.0, 1, wait=False) is None  # put aside
                 with pytest.warns(UserWarning, match="already reported"):
@@ -162,8 +143,7 @@ def test_a_repeated_step_put_aside_is_a_repeat_as_when_sent_at_once(tmp_path: An
                 with pytest.warns(UserWarning, match="already reported"):
                     assert trial.report(7.0, 1, wait=False) is None  # an earlier step: the last one again
             finally:
-                let_go.set()
-            holder.join(60)
+                held.release()
             trial.flush_reports()  # raised the server's refusal of the repeat sent with its own value
             assert study.trial(trial.number).intermediate_values == {1: 1.0, 2: 2.0}
             assert trial.intermediate == [(1.0, 1.0), (2.0, 2.0)]
@@ -210,16 +190,8 @@ def test_a_lower_step_put_aside_by_two_threads_at_once_is_refused_in_its_own_thr
         with tp.connect(srv.endpoint, heartbeat=False) as client:
             study = client.create_study("s")
             trial = study.ask()
-            taken, let_go, looked, go_on = threading.Event(), threading.Event(), threading.Event(), threading.Event()
-
-            def other_call() -> None:  # holds the trial's turn as a call under way does
-                with trial._order:  # noqa: SLF001
-                    taken.set()
-                    let_go.wait(60)
-
-            holder = threading.Thread(target=other_call, daemon=True)
-            holder.start()
-            assert taken.wait(60)
+            looked, go_on = threading.Event(), threading.Event()
+            held = TurnHeld(trial)  # a call under way
             out: dict[str, Any] = {}
 
             def hook(frame: FrameType, event: str, arg: Any) -> None:
@@ -246,8 +218,7 @@ def test_a_lower_step_put_aside_by_two_threads_at_once_is_refused_in_its_own_thr
                 assert not reporter.is_alive()
             finally:
                 go_on.set()
-                let_go.set()
-            holder.join(60)
+                held.release()
             assert isinstance(out["first"], tp.InvalidArgumentError) and "steps must increase" in str(out["first"]), out
             trial.flush_reports()  # raised the server's refusal of step 3, sent after step 4
             assert study.trial(trial.number).intermediate_values == {4: 2.0}
