@@ -70,6 +70,11 @@ def _probe(mode: str, tmpfs: Path, sock: Path) -> dict[str, Any]:
     )
     out: dict[str, Any] = {}
     try:
+        # Connected only once the server has bound its socket: ``bound``'s 3 s budget is for the
+        # full disk, and a server still starting on a loaded machine used it up (TIMEOUT at connect).
+        deadline = time.monotonic() + 120
+        while not sock.exists() and server.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
         budget = 30.0 if mode == "ride" else 3.0
         beats = mode == "beats"  # the holder heartbeats every 12 s (a 60 s lease), the worker not at all
         worker = tp.connect(endpoint, outage_budget_s=budget, heartbeat_interval_s=0.5, heartbeat=not beats)
