@@ -561,6 +561,15 @@ REPORT_POLL_S = 0.005
 REPORT_LINGER_S = 0.5
 
 
+def _named(jobs: Sequence[_PendingReport]) -> str:
+    """The trials and steps of ``jobs``, for a warning: "trial 3 of 's': steps 4, 5"."""
+    steps: dict[tuple[str, int], list[str]] = {}
+    for job in jobs:
+        step = job.message.get("step")
+        steps.setdefault((job.trial.study.name, job.trial.number), []).append(f"{step:g}" if isinstance(step, (int, float)) else "?")
+    return "; ".join(f"trial {n} of '{study}': steps {', '.join(s[:10])}{', ...' if len(s) > 10 else ''}" for (study, n), s in steps.items())
+
+
 class _Background:
     """The client's background thread, on its own socket: it sends the non-blocking reports, in
     the order they were queued, and renews the leases of the client's open trials every
@@ -669,20 +678,27 @@ class _Background:
             return next((job.seq for job in reversed(self._queue) if not job.abandoned), 0)
 
     def stop(self, drain_s: float = 0.0) -> bool:
-        """Stops the thread, first waiting up to ``drain_s`` for the queued reports to be sent.
-        False when the thread is still in a request after that (a report waiting out an outage of
-        the server, up to its outage budget): it ends when that request does, and closing the
-        client does not wait for it (a Ctrl-C'd script exits instead of waiting out the outage)."""
+        """Stops the thread, first waiting up to ``drain_s`` for the queued reports to be sent, those
+        queued meanwhile included. The queue is looked at a last time and the thread stopped in one
+        hold of its lock: a report queued before is waited for, or named in the warning if the
+        wait ran out; one made after raises ClientClosedError (queued between a look and the stop,
+        it was dropped without a word). False when the thread is still in a request after that (a
+        report waiting out an outage of the server, up to its outage budget): it ends when that
+        request does, and closing the client does not wait for it (a Ctrl-C'd script exits instead
+        of waiting out the outage)."""
         drained = True
-        if self._started and drain_s > 0:
-            wanted = self._last_wanted()
-            if wanted and not self.wait_for(wanted, drain_s):
-                drained = False
-                log.warning("client closed with %d non-blocking report(s) not sent", self.pending())
-        self._stop.set()
         with self._cond:
+            if self._started and drain_s > 0:
+                self._cond.notify_all()  # a polling thread (REPORT_POLL_S) looks at its queue now
+                drained = self._cond.wait_for(lambda: self._done >= self._last_wanted() or not self._thread.is_alive(), drain_s)
+            self._stop.set()
             self._cond.notify_all()
             sending = self._sending
+            unsent = [job for job in self._queue if job is not sending and not job.abandoned]
+        if unsent:
+            log.warning("client closed with %d non-blocking report(s) not sent (%s)", len(unsent), _named(unsent))
+        if not drained and sending is not None and not sending.abandoned:
+            log.warning("client closed with a non-blocking report still in flight (%s): the background thread goes on with it", _named([sending]))
         if self._started:
             # After a drain that ran out, the thread is waiting out an outage: do not wait for it
             # again (a script's exit took 17.6 s with a 10 s timeout). Nor for an abandoned report
@@ -746,6 +762,8 @@ class _Background:
                         self._beat(channel, trials)
                 if job is not None:
                     with self._cond:
+                        if self._stop.is_set():
+                            break  # ``stop`` named it among those not sent: not sent after all
                         self._sending = job
                     self._send_report(channel, job)
                     active_until = time.monotonic() + REPORT_LINGER_S

@@ -1,0 +1,89 @@
+"""A non-blocking report made while ``client.close()`` stops the background thread is sent, named in
+close's warning, or refused with ClientClosedError: it never vanishes.
+
+``_Background.stop`` looked at the queue (the last report queued), waited for that one, then set its
+stop flag. A report queued between the look and the flag was neither waited for nor refused: the
+thread, woken by the flag, left its loop and cleared the queue, and nothing said so (the report's
+call had returned None; close() warned only when its wait ran out).
+
+The interleaving is forced: the background thread is asleep in its polling wait (REPORT_POLL_S
+raised to 60 s so that it stays there; a report queued while it polls wakes nobody), and the
+training loop's report is made from a profile hook in the closing thread, just after close() looked
+at the queue. Stack and lock inspection say where each thread is; nothing is timed. Real
+``tuneport serve``."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from types import FrameType
+from typing import Any
+
+import pytest
+
+import tuneport as tp
+from conftest import ServerProcess, in_thread, until
+from tuneport import _client
+
+
+def _stored(srv: ServerProcess, study: str, number: int) -> dict[float, float]:
+    with tp.connect(srv.endpoint, heartbeat=False) as other:
+        return dict(other.load_study(study).trial(number).intermediate_values)
+
+
+def test_a_report_made_just_after_close_looked_at_the_queue_is_not_lost_in_silence(
+    server: ServerProcess, name: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(_client, "REPORT_POLL_S", 60.0)  # the thread sleeps through the race below
+    monkeypatch.setattr(_client, "REPORT_LINGER_S", 600.0)
+    client = tp.connect(server.endpoint, heartbeat=False, timeout=5, retries=1)
+    try:
+        trial = client.create_study(name).ask()
+        trial.report(0.5, 0, wait=False)
+        trial.flush_reports()
+        background = client._background  # noqa: SLF001
+        assert background is not None
+        thread = background._thread  # noqa: SLF001
+        until(lambda: in_thread(thread, "wait") and background._polling, "the background thread polls its queue")  # noqa: SLF001
+
+        out: dict[str, Any] = {}
+
+        def loop() -> None:
+            try:
+                out["nowait"] = trial.report(1.0, 1, wait=False)
+            except BaseException as err:  # noqa: BLE001 - recorded for the assertions
+                out["nowait"] = err
+
+        reporter = threading.Thread(target=loop, daemon=True)
+
+        def hook(frame: FrameType, event: str, arg: Any) -> None:
+            # Once close() has looked at what is queued, and before it stops the thread.
+            if event == "return" and frame.f_code.co_name == "_last_wanted" and not reporter.is_alive() and "nowait" not in out:
+                sys.setprofile(None)
+                reporter.start()
+                # Where close() holds the queue's lock while it looks, the report waits for it (and
+                # the hook must not): then it is made after close decided, whatever that was.
+                if not background._cond._is_owned():  # type: ignore[attr-defined]  # noqa: SLF001
+                    reporter.join(60)
+                    assert "nowait" in out, "the report did not return"
+
+        with caplog.at_level(logging.WARNING, logger="tuneport"):
+            sys.setprofile(hook)
+            try:
+                client.close()
+            finally:
+                sys.setprofile(None)
+            reporter.join(60)
+        assert not reporter.is_alive() and "nowait" in out, out
+        warned = " ".join(r.getMessage() for r in caplog.records if "not sent" in r.getMessage())
+        refused = isinstance(out["nowait"], tp.ClientClosedError)
+        named = f"trial {trial.number} of '{name}'" in warned and "steps 1" in warned
+        stored = _stored(server, name, trial.number)
+        assert refused or named or stored == {0: 0.5, 1: 1.0}, (
+            f"the report of step 1 returned {out['nowait']!r}, was not stored ({stored}) and no warning named it ({warned!r})"
+        )
+        if not refused:
+            assert out["nowait"] is None, out
+    finally:
+        client.close()
