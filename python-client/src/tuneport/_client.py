@@ -484,12 +484,13 @@ class Client:
         return True
 
     def close(self) -> None:
-        """Sends the non-blocking reports still queued (waiting up to ``timeout`` for them), stops the
-        background thread and closes the sockets. Reports put aside behind another thread's call on
-        their trial (``report(..., wait=False)`` while that call runs) are queued first, once that
-        call ends, which is waited for up to ``timeout`` as well; those it does not end in time for
-        are dropped with a warning naming their trial and steps. Open trials are not told: their
-        leases run out on the server. Idempotent."""
+        """Sends the non-blocking reports still queued, stops the background thread and closes the
+        sockets, all within one ``timeout`` (the client's), plus STOP_GRACE_S for the thread to exit.
+        Reports put aside behind another thread's call on their trial (``report(..., wait=False)``
+        while that call runs) are queued first, once that call ends; those it does not end in time
+        for, and the queued ones not sent by the deadline, are dropped with a warning naming their
+        trial and steps. A report made while it closes is sent, named so, or refused with
+        ClientClosedError. Open trials are not told: their leases run out on the server. Idempotent."""
         if self._closed:
             return
         if self._pid != os.getpid():
@@ -497,8 +498,11 @@ class Client:
             # (term() waits for them) would hang the child's exit.
             self._closed = True
             return
-        self._queue_put_aside(self._channel.timeout)
-        ended = self._background.stop(drain_s=self._channel.timeout) if self._background is not None else True
+        # One deadline for every wait below: each had the whole timeout, and a call under way in
+        # another thread then a queue the thread had not sent made close take twice the timeout.
+        deadline = time.monotonic() + self._channel.timeout
+        self._queue_put_aside(deadline)
+        ended = self._background.stop(deadline) if self._background is not None else True
         self._closed = True
         for trial in self.open_trials():
             # Put aside since, or behind a call still under way: never sent, and said so (they were
@@ -508,10 +512,9 @@ class Client:
         if ended or self._background is None or not self._background.term_context_when_done():
             self._context.term()
 
-    def _queue_put_aside(self, wait_s: float) -> None:
+    def _queue_put_aside(self, deadline: float) -> None:
         """``close``: queues the reports of open trials put aside behind another thread's call
-        (``Trial._beside``), taking each trial's turn once that call ends, for up to ``wait_s`` in all."""
-        deadline = time.monotonic() + wait_s
+        (``Trial._beside``), taking each trial's turn once that call ends, until ``deadline`` (monotonic)."""
         for trial in self.open_trials():
             if not trial._beside:
                 continue
@@ -559,6 +562,10 @@ MAX_PENDING_REPORTS = 10_000
 #: wake-up per period and delays a report by at most the period.
 REPORT_POLL_S = 0.005
 REPORT_LINGER_S = 0.5
+
+#: How long ``client.close()`` waits at least for its background thread to exit, past its deadline
+#: (``timeout``) when that was spent: an idle thread ends at once once told.
+STOP_GRACE_S = 0.1
 
 
 def _named(jobs: Sequence[_PendingReport]) -> str:
@@ -677,20 +684,24 @@ class _Background:
         with self._cond:
             return next((job.seq for job in reversed(self._queue) if not job.abandoned), 0)
 
-    def stop(self, drain_s: float = 0.0) -> bool:
-        """Stops the thread, first waiting up to ``drain_s`` for the queued reports to be sent, those
-        queued meanwhile included. The queue is looked at a last time and the thread stopped in one
-        hold of its lock: a report queued before is waited for, or named in the warning if the
-        wait ran out; one made after raises ClientClosedError (queued between a look and the stop,
-        it was dropped without a word). False when the thread is still in a request after that (a
-        report waiting out an outage of the server, up to its outage budget): it ends when that
-        request does, and closing the client does not wait for it (a Ctrl-C'd script exits instead
-        of waiting out the outage)."""
+    def stop(self, deadline: float | None = None) -> bool:
+        """Stops the thread, first waiting until ``deadline`` (monotonic; None: not at all) for the
+        queued reports to be sent, those queued meanwhile included. The queue is looked at a last
+        time and the thread stopped in one hold of its lock: a report queued before is waited for,
+        or named in the warning if the deadline came first; one made after raises ClientClosedError
+        (queued between a look and the stop, it was dropped without a word). Waits for the thread to
+        exit until the deadline, STOP_GRACE_S at least. False when the thread is still in a request
+        then (a report waiting out an outage of the server, up to its outage budget): it ends when
+        that request does, and closing the client does not wait for it (a Ctrl-C'd script exits
+        instead of waiting out the outage)."""
         drained = True
         with self._cond:
-            if self._started and drain_s > 0:
+            if self._started and deadline is not None:
                 self._cond.notify_all()  # a polling thread (REPORT_POLL_S) looks at its queue now
-                drained = self._cond.wait_for(lambda: self._done >= self._last_wanted() or not self._thread.is_alive(), drain_s)
+                drained = self._cond.wait_for(
+                    lambda: self._done >= self._last_wanted() or not self._thread.is_alive(),
+                    max(0.0, deadline - time.monotonic()),
+                )
             self._stop.set()
             self._cond.notify_all()
             sending = self._sending
@@ -704,7 +715,8 @@ class _Background:
             # again (a script's exit took 17.6 s with a 10 s timeout). Nor for an abandoned report
             # still in flight (Ctrl-C while the server does not answer).
             busy = not drained or (sending is not None and sending.abandoned)
-            self._thread.join(0.1 if busy else self._timeout + 1.0)
+            left = 0.0 if busy or deadline is None else deadline - time.monotonic()
+            self._thread.join(max(STOP_GRACE_S, left))
             return not self._thread.is_alive()
         return True
 
