@@ -244,8 +244,9 @@ MIN_DROPS = 3
 LIVENESS_LOOK_S = 1.0
 
 #: A wait on the socket that returned this much later than asked means the process was not running
-#: (stopped, suspended): ``Channel.request`` does not count that time against the attempt, once per
-#: attempt (a thread held up after every wait is not told from a frozen process by this alone).
+#: (stopped, suspended): ``Channel.request`` does not count that time against the attempt. Once, and
+#: again after each wait that returned on time (the process ran between two freezes), not at two late
+#: waits in a row: a thread held up after every wait is not told from a frozen process by one wait.
 STALL_S = 1.0
 
 #: How long a request over a limit the client knows (``limits``, from ``hello``) waits for a
@@ -681,11 +682,13 @@ class Channel:
                 now = time.monotonic()
                 deadline = now + wait
                 start = now
-                # One late wait per attempt is given back (see STALL_S): given back at each, a thread
-                # held up after every wait (starved of the GIL, a machine loaded for seconds at a
-                # time) never reached its deadline, and a hung or stopped server was waited on for
-                # ever (tests/test_late_waits_end.py).
-                credited = False
+                # A late wait is given back only when the one before it was on time (see STALL_S):
+                # given back at each, a thread held up after every wait (starved of the GIL, a
+                # machine loaded for seconds at a time) never reached its deadline, and a hung or
+                # stopped server was waited on for ever (tests/test_late_waits_end.py); given back
+                # once per attempt, a process frozen twice in one attempt took the second freeze for
+                # silence (TimeoutError with retries=0, the server's answer unread: test_frozen_twice.py).
+                creditable = True
                 while True:
                     if not self._connected and self._unreachable_since is None:
                         self._unreachable_since = start
@@ -721,8 +724,11 @@ class Channel:
                     asked = max(0, math.ceil(min(remaining, 60.0) * 1000))
                     ready = dict(self._poller.poll(asked))
                     polled, now = now, time.monotonic()
-                    if not credited and now - polled - asked / 1000 > STALL_S:
-                        credited = True
+                    late = now - polled - asked / 1000 > STALL_S
+                    if not late:
+                        creditable = True  # it ran: a freeze after this one is a new one
+                    elif creditable:
+                        creditable = False
                         not_run = now - polled  # how much of it ran is unknown: all of it is given back
                         # The process did not run (SIGSTOP, a suspended VM, a debugger): neither did
                         # ZeroMQ's I/O thread, so a reply that reached the machine meanwhile may not be
