@@ -121,6 +121,21 @@ class TurnHeld:
         self.let_go.set()
         self.thread.join(60)
 
+def background_asleep(trial: tp.Trial, monkeypatch: pytest.MonkeyPatch) -> _client._Background:
+    """The background thread of ``trial``'s client asleep in its polling wait, where it stays:
+    REPORT_POLL_S raised to 60 s, and a report of step 0 sent (the thread polls after one). A
+    non-blocking report made now wakes nobody: it stays queued until the thread is told to look
+    (``close``). Returns the client's ``_Background``."""
+    monkeypatch.setattr(_client, "REPORT_POLL_S", 60.0)
+    monkeypatch.setattr(_client, "REPORT_LINGER_S", 600.0)
+    trial.report(0.5, 0, wait=False)
+    trial.flush_reports()
+    background = trial.study.client._background  # noqa: SLF001
+    assert background is not None
+    until(lambda: in_thread(background._thread, "wait") and background._polling, "the background thread polls its queue")  # noqa: SLF001
+    return background
+
+
 def _ensure_built() -> None:
     if not SERVER_MAIN.exists():
         subprocess.run(["npm", "run", "build"], cwd=REPO, check=True, stdout=subprocess.DEVNULL)

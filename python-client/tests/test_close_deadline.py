@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 import tuneport as tp
-from conftest import ServerProcess, TurnHeld, in_thread, until
+from conftest import ServerProcess, TurnHeld, background_asleep
 from tuneport import _client
 
 TIMEOUT_S = 1.0
@@ -64,18 +64,12 @@ class _Recorded:
 def test_close_waits_for_the_call_under_way_and_the_queue_within_one_timeout(
     server: ServerProcess, name: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(_client, "REPORT_POLL_S", 60.0)  # a report queued while the thread polls stays queued
-    monkeypatch.setattr(_client, "REPORT_LINGER_S", 600.0)
     client = tp.connect(server.endpoint, heartbeat=False, timeout=TIMEOUT_S, retries=0)
     held: TurnHeld | None = None
     try:
         trial = client.create_study(name).ask()
-        trial.report(0.5, 0, wait=False)
-        trial.flush_reports()
-        background = client._background  # noqa: SLF001
-        assert background is not None
+        background = background_asleep(trial, monkeypatch)
         thread = background._thread  # noqa: SLF001
-        until(lambda: in_thread(thread, "wait") and background._polling, "the background thread polls its queue")  # noqa: SLF001
         assert trial.report(1.0, 1, wait=False) is None  # queued; the polling thread does not see it before close
         held = TurnHeld(trial)  # a call under way in another thread, which close() waits for in vain
         assert trial.report(2.0, 2, wait=False) is None  # put aside behind it

@@ -23,8 +23,7 @@ from typing import Any
 import pytest
 
 import tuneport as tp
-from conftest import ServerProcess, in_thread, until
-from tuneport import _client
+from conftest import ServerProcess, background_asleep
 
 
 def _stored(srv: ServerProcess, study: str, number: int) -> dict[float, float]:
@@ -35,17 +34,10 @@ def _stored(srv: ServerProcess, study: str, number: int) -> dict[float, float]:
 def test_a_report_made_just_after_close_looked_at_the_queue_is_not_lost_in_silence(
     server: ServerProcess, name: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(_client, "REPORT_POLL_S", 60.0)  # the thread sleeps through the race below
-    monkeypatch.setattr(_client, "REPORT_LINGER_S", 600.0)
     client = tp.connect(server.endpoint, heartbeat=False, timeout=5, retries=1)
     try:
         trial = client.create_study(name).ask()
-        trial.report(0.5, 0, wait=False)
-        trial.flush_reports()
-        background = client._background  # noqa: SLF001
-        assert background is not None
-        thread = background._thread  # noqa: SLF001
-        until(lambda: in_thread(thread, "wait") and background._polling, "the background thread polls its queue")  # noqa: SLF001
+        background = background_asleep(trial, monkeypatch)  # it sleeps through the race below
 
         out: dict[str, Any] = {}
 
