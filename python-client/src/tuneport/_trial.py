@@ -1231,9 +1231,10 @@ class Trial(_OptunaV2Suggest):
                     self._queueing = None
                 if not isinstance(err, ClientClosedError):
                     raise
-                # close() stopped the queue while this one waited for room in it. Raised, it ended
-                # this call in ClientClosedError, though the call's own request was answered.
-                self._drop_beside("the client was closed while they waited for room in the queue")
+                # close() stopped the queue while this one waited for room in it, or just before
+                # (this call ended while close drained the queue). Raised, it ended this call in
+                # ClientClosedError, though the call's own request was answered.
+                self._drop_beside("the client was closed before they could be queued")
                 return False
             self._report_seq = seq
             with self._lock:  # one step at a time: a report put aside meanwhile sees it in either place
