@@ -11,18 +11,24 @@
 // runs with the builds swapped, or another session, measure on the same trials; --warmup W discards
 // the first W calls of each build (3 by default) while the code warms up.
 //
-//   node bench/tpe-suggest-ab.mjs --before DIST --after DIST [--n 3000] [--running 32] [--reps 15] [--warmup 3] [--history FILE]
+// --grow 1 moves the study on between seeds as a server's does under constant liar: after both builds
+// suggested, the oldest RUNNING trial is told (COMPLETE, the objective) and the proposal joins as a new
+// RUNNING trial, so each ask sees a history a little different from the last (strategies that keep
+// state between asks pay for what changed). Without it every seed sees the same history.
+//
+//   node bench/tpe-suggest-ab.mjs --before DIST --after DIST [--n 3000] [--running 32] [--reps 15] [--warmup 3] [--history FILE] [--grow 0|1]
 import "./help.mjs";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { abArgs, countArg, median } from "./ab-args.mjs";
 
-const USAGE = "node bench/tpe-suggest-ab.mjs --before DIST --after DIST [--n 3000] [--running 32] [--reps 15] [--warmup 3] [--history FILE]";
+const USAGE = "node bench/tpe-suggest-ab.mjs --before DIST --after DIST [--n 3000] [--running 32] [--reps 15] [--warmup 3] [--history FILE] [--grow 0|1]";
 const args = abArgs(USAGE, ["before", "after"]);
 const n = countArg(args, "n", 3000, 1, USAGE);
 const running = countArg(args, "running", 32, 0, USAGE);
 const reps = countArg(args, "reps", 15, 1, USAGE);
 const warmup = countArg(args, "warmup", 3, 0, USAGE);
+const grow = countArg(args, "grow", 0, 0, USAGE) > 0;
 const load = async (dist) => {
   const tpe = await import(join(resolve(dist), "strategies", "tpe", "tpe-strategy.js"));
   const { Rng } = await import(join(resolve(dist), "math", "rng.js"));
@@ -61,13 +67,23 @@ const cpu = { before: [], after: [] };
 let same = 0;
 for (let r = 0; r < warmup + reps; r++) {
   const out = [];
+  let proposed = null;
   for (const [k, m] of builds) {
+    const request = req(trials.length, `rep${r}`);
     const c0 = process.cpuUsage();
-    out.push(JSON.stringify(m.strategy.suggest(req(n + running, `rep${r}`)).params));
+    proposed = m.strategy.suggest(request).params;
     const c = process.cpuUsage(c0);
+    out.push(JSON.stringify(proposed));
     if (r >= warmup) cpu[k].push((c.user + c.system) / 1000); // the first calls warm the code up
   }
   if (r >= warmup && out[0] === out[1]) same++;
+  if (grow) {
+    // A fresh object for the told trial, as the service replaces a trial's object when it changes.
+    const i = trials.findIndex((t) => t.state === "RUNNING");
+    if (i >= 0) trials[i] = trial(trials[i].number, trials[i].params, "COMPLETE", objective(trials[i].params));
+    trials.push(trial(trials.length, proposed, "RUNNING", null));
+  }
 }
-for (const [k, v] of Object.entries(cpu)) console.log(`${k}\tTPE suggest CPU ${median(v).toFixed(2)} ms (median of ${v.length}; ${n} COMPLETE + ${running} RUNNING trials)`);
+const history = grow ? `${n} COMPLETE + ${running} RUNNING trials, growing by one per seed` : `${n} COMPLETE + ${running} RUNNING trials`;
+for (const [k, v] of Object.entries(cpu)) console.log(`${k}\tTPE suggest CPU ${median(v).toFixed(2)} ms (median of ${v.length}; ${history})`);
 console.log(`same parameters proposed: ${same} of ${reps} seeds`);
