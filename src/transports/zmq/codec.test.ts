@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
-import { decode, encode, encodeAlone, encodeOkReply } from "./codec.js";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { decode, encode, encodeAlone, encodeOkReply, encodeWithin, okReplySize } from "./codec.js";
 
 describe("encode", () => {
   it("gives a big message a buffer of its own, and the messages after it a small chunk", () => {
@@ -28,6 +28,38 @@ describe("encode", () => {
     expect(alone.buffer.byteLength).toBe(alone.byteLength);
     expect(decode(alone)).toMatchObject({ id: "r", ok: false });
     expect(encode({ id: "s" }).buffer.byteLength).toBeGreaterThan(alone.byteLength); // a shared chunk, for contrast
+  });
+});
+
+describe("encodeWithin (a reply under a ceiling)", () => {
+  afterEach(() => vi.restoreAllMocks());
+  /** The sizes of the Buffers allocated while `f` runs (msgpackr's buffers come from Buffer.allocUnsafeSlow). */
+  const allocated = (f: () => void): number[] => {
+    const sizes: number[] = [];
+    for (const name of ["allocUnsafeSlow", "allocUnsafe", "alloc"] as const) {
+      const real = Buffer[name].bind(Buffer) as (n: number) => Buffer;
+      vi.spyOn(Buffer, name).mockImplementation(((n: number) => (sizes.push(n), real(n))) as typeof Buffer.alloc);
+    }
+    try {
+      f();
+    } finally {
+      vi.restoreAllMocks();
+    }
+    return sizes;
+  };
+  const big = { v: 1, id: "r", ok: true, result: { trial: { params: { c: "c".repeat(3_000_000) }, choices: ["c".repeat(3_000_000)] } } };
+
+  it("reads the size of a reply over the ceiling in msgpackr's buffer: nothing copied out, and the buffer not kept", () => {
+    const size = encode(big).byteLength;
+    let got: Buffer | number = 0;
+    const sizes = allocated(() => (got = encodeWithin(big, 1024 * 1024)));
+    expect(got).toBe(size);
+    // msgpackr's buffer grown, then a small one in its place; never a buffer the reply's size (the copy, before).
+    expect(sizes.length).toBeGreaterThan(0);
+    expect(sizes).not.toContain(size);
+    expect(sizes.at(-1)).toBeLessThanOrEqual(64 * 1024);
+    expect(encode({ id: "next" }).buffer.byteLength).toBeLessThanOrEqual(256 * 1024);
+    expect((encodeWithin(big, size) as Buffer).equals(encode(big))).toBe(true);
   });
 });
 
@@ -85,6 +117,7 @@ describe("encodeOkReply (a result packed once, for its stored reply and the wire
       const want = encode({ v: 1, id, ok: true, result });
       const got = encodeOkReply(1, id, Buffer.from(stored.pack(result)));
       expect(got.toString("hex"), String(i)).toBe(want.toString("hex"));
+      expect(okReplySize(1, id, Buffer.from(stored.pack(result))), String(i)).toBe(got.byteLength);
     }
   });
 

@@ -27,10 +27,30 @@ const FRESH_CHUNK = 8 * 1024;
  * `integralDoublesAsInts`), so `2**40` comes back to Python as an int, as `2**31` does.
  */
 export function encode(value: unknown): Buffer {
-  const out = integralDoublesAsInts(packr.pack(value));
+  return encodeWithin(value, Number.POSITIVE_INFINITY) as Buffer;
+}
+
+/**
+ * `encode(value)`, or the number of bytes it would take when that is over `maxBytes`, read in
+ * msgpackr's chunk before anything is copied out of it (the chunk then replaced by a small one).
+ * A reply over the ceiling was copied out first, then refused. The ZeroMQ door measures a reply
+ * before it packs it (domain/packed-size.ts); this serves the values that are not measured.
+ */
+export function encodeWithin(value: unknown, maxBytes: number): Buffer | number {
+  const out = packr.pack(value);
+  if (out.byteLength > maxBytes) {
+    packr.useBuffer(Buffer.allocUnsafeSlow(FRESH_CHUNK));
+    return out.byteLength;
+  }
+  integralDoublesAsInts(out);
   if (out.byteLength <= CHUNK && out.buffer.byteLength <= 4 * CHUNK) return out;
   packr.useBuffer(Buffer.allocUnsafeSlow(FRESH_CHUNK));
   return own(out);
+}
+
+/** The bytes of `encodeOkReply(v, id, resultBytes)`, without making it. */
+export function okReplySize(v: unknown, id: unknown, resultBytes: Uint8Array): number {
+  return packr.pack({ v, id, ok: true, result: null }).byteLength - 1 + resultBytes.byteLength;
 }
 
 /**

@@ -1,7 +1,8 @@
 /** What the ZeroMQ server checks of a request's frames before its turn (zmq-server.ts). */
-import { MAX_NESTING } from "../../domain/input-limits.js";
+import { TuneportError } from "../../domain/errors.js";
+import { MAX_NESTING, forbiddenKeyMessage } from "../../domain/input-limits.js";
 import { decode } from "./codec.js";
-import { scanFrame } from "./msgpack-scan.js";
+import { type ScanProblem, lastDuplicateKey, scanFrame } from "./msgpack-scan.js";
 
 /**
  * The frames a request may carry before its payload (the routing id included), and their size: a
@@ -41,4 +42,29 @@ export function isHello(frames: Buffer[]): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * The error a request is answered when `scanFrame` found `problem` in its frame (one with a request
+ * id: "malformed" frames are answered MALFORMED_MESSAGE before this), read before decoding it.
+ */
+export function scanError(problem: Exclude<ScanProblem, "malformed">): TuneportError {
+  if (problem === "forbidden-key") return new TuneportError("INVALID_ARGUMENT", forbiddenKeyMessage("the request"));
+  if (problem === "non-string-key") return new TuneportError("INVALID_ARGUMENT", "request holds a map key that is not a string (every map key must be a MessagePack str)");
+  if (problem === "duplicate-key") {
+    const key = lastDuplicateKey();
+    const shown = key.length > 64 ? `${key.slice(0, 64)}…` : key;
+    return new TuneportError(
+      "INVALID_ARGUMENT",
+      `request holds a map with the key ${JSON.stringify(shown)} twice: the keys of a map must be unique (neither value is picked)`,
+      { duplicate_key: shown },
+    );
+  }
+  if (problem === "unsafe-integer")
+    return new TuneportError("INVALID_ARGUMENT", "request holds an integer beyond ±(2^53 − 1), which the server cannot keep exactly (its numbers are doubles); send it as a string");
+  if (problem === "extension")
+    return new TuneportError("INVALID_ARGUMENT", "request holds a MessagePack extension value (a timestamp, say): the protocol uses none; send times as epoch seconds");
+  return problem === "too-deep"
+    ? new TuneportError("INVALID_ARGUMENT", `request nests deeper than ${MAX_NESTING} levels`, { max_nesting: MAX_NESTING })
+    : new TuneportError("INVALID_ARGUMENT", "request holds a string that is not valid UTF-8 (strings are refused, never repaired)");
 }

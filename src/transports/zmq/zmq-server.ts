@@ -9,18 +9,19 @@
 import type { Logger } from "pino";
 import { Context, Router } from "zeromq";
 import { TuneportError } from "../../domain/errors.js";
-import { MAX_NESTING, forbiddenKeyMessage } from "../../domain/input-limits.js";
+import { MAX_NESTING } from "../../domain/input-limits.js";
 import type { StudyService } from "../../service/study-service.js";
-import { decode, encode, encodeAlone, encodeOkReply } from "./codec.js";
+import { decode, encode, encodeAlone, encodeOkReply, encodeWithin, okReplySize } from "./codec.js";
+import { UNMEASURED, packedSize } from "../../domain/packed-size.js";
 import { packedResult } from "../../service/idempotency.js";
 import { ZapAuthenticator } from "./curve.js";
 import { formatZodError } from "../../domain/distributions.js";
 import { MUTATING_OPS, OPS, OP_NAMES, type OpName, PROTOCOL_VERSIONS } from "../../service/ops/ops.js";
-import { lastDuplicateKey, peekOp, peekRequestId, scanFrame } from "./msgpack-scan.js";
+import { peekOp, peekRequestId, scanFrame } from "./msgpack-scan.js";
 import { Requesters } from "./requesters.js";
 import { FairDispatch } from "./fair-dispatch.js";
 import { type Session, Sessions } from "./sessions.js";
-import { MAX_PREFIX_FRAMES, MAX_PREFIX_FRAME_BYTES, isHello, prefixProblem, wireKind } from "./frames.js";
+import { MAX_PREFIX_FRAMES, MAX_PREFIX_FRAME_BYTES, isHello, prefixProblem, scanError, wireKind } from "./frames.js";
 import { maxOf } from "../../math/extremes.js";
 import { bufferBytes, fullGc } from "./heap.js";
 
@@ -330,21 +331,48 @@ export class ZmqServer {
     this.reply(frames.slice(0, -1), payload, reply);
   }
 
-  /** Encodes `reply` (refused in its place when memory is short) and sends it behind `prefix`. */
+  /**
+   * Encodes `reply` (refused in its place when too big, or when memory is short) and sends it behind
+   * `prefix`. Measured before it is packed (domain/packed-size.ts): a refused reply is never packed.
+   * Packed first, a 5 MB read over the ceiling cost 35 MB of buffers, dead at once.
+   */
   private reply(prefix: Buffer[], payload: Buffer, reply: Record<string, unknown>): void {
-    let bytes: Buffer;
+    let bytes = this.encodeReply(reply, true);
+    if (bytes === UNMEASURED) bytes = this.encodeReply(reply, false);
+    let refused = this.refusal(typeof bytes === "number" ? bytes : bytes.byteLength, reply.id, payload);
+    if (refused === null && typeof bytes === "number") {
+      bytes = this.encodeReply(reply, false);
+      if (typeof bytes === "number") refused = this.overCeiling(bytes, reply.id, payload); // packed-size.ts measured it short
+    }
+    this.send([...prefix, refused ?? (bytes as Buffer)]);
+  }
+
+  /**
+   * `reply`'s size (`measure`; UNMEASURED for a value packed-size.ts does not mirror), or its bytes
+   * (its size alone when over the ceiling, read before anything is copied); INTERNAL's bytes in its
+   * place when it cannot be encoded.
+   */
+  private encodeReply(reply: Record<string, unknown>, measure: boolean): Buffer | number {
     try {
       // A mutation's result was packed once already, for its stored reply: its bytes are sent.
       const packed = reply.ok === true ? packedResult(reply.result) : undefined;
-      bytes = packed ? encodeOkReply(reply.v, reply.id, packed) : encode(reply);
+      if (measure) return packed ? okReplySize(reply.v, reply.id, packed) : packedSize(reply);
+      return packed ? encodeOkReply(reply.v, reply.id, packed) : encodeWithin(reply, this.maxReplyBytes);
     } catch (err) {
       this.log.error({ err }, "reply could not be encoded");
-      bytes = encode({ v: 1, id: reply.id ?? null, ok: false, error: { code: "INTERNAL", message: "reply could not be encoded" } });
+      return encode({ v: 1, id: reply.id ?? null, ok: false, error: { code: "INTERNAL", message: "reply could not be encoded" } });
     }
-    if (bytes.byteLength > this.maxReplyBytes) bytes = this.overCeiling(bytes.byteLength, reply.id, payload);
-    else if (bytes.byteLength > BIG_REPLY_BYTES) bytes = this.withinMemory(bytes, reply.id, this.heldNow(0), this.maxReplyBytes);
-    else bytes = this.withinMemory(bytes, reply.id, this.heldNow(HELD_CHECK_MS), this.smallReplyLimit);
-    this.send([...prefix, bytes]);
+  }
+
+  /**
+   * The answer in place of a reply of `size` bytes, or null when it may go: over the ceiling on its
+   * own, or while the buffers would hold, with it, more than their limit (`maxReplyBytes` for a big
+   * reply, with the headroom for a small one).
+   */
+  private refusal(size: number, id: unknown, payload: Buffer): Buffer | null {
+    if (size > this.maxReplyBytes) return this.overCeiling(size, id, payload);
+    if (size > BIG_REPLY_BYTES) return this.withinMemory(size, id, this.heldNow(0, size), this.maxReplyBytes);
+    return this.withinMemory(size, id, this.heldNow(HELD_CHECK_MS, size), this.smallReplyLimit);
   }
 
   /**
@@ -379,14 +407,15 @@ export class ZmqServer {
    * count of ArrayBuffer bytes falls as soon as they are freed; the RSS stayed at 3.9 GB after the
    * client left (the allocator keeps the pages), which would refuse replies for good.
    */
-  private heldNow(maxAgeMs: number): number {
+  private heldNow(maxAgeMs: number, adding: number): number {
     const now = performance.now();
     if (now - this.held.at < maxAgeMs) return this.held.bytes;
     let bytes = bufferBytes();
     // Buffers ZeroMQ has sent (or dropped with a client that left) count until V8 collects them,
     // and an idle server may not collect for minutes: replies stayed refused after the clients
-    // that held them had gone. Over the ceiling, a full collection first, once a second at most.
-    if (bytes > this.maxReplyBytes && now - this.collectedAt >= 1000) {
+    // that held them had gone. Over the ceiling (with the reply `adding`), a full collection first,
+    // once a second at most.
+    if (bytes + adding > this.maxReplyBytes && now - this.collectedAt >= 1000) {
       this.collectedAt = now;
       fullGc()?.();
       bytes = bufferBytes();
@@ -395,16 +424,16 @@ export class ZmqServer {
     return bytes;
   }
 
-  /** The reply, or UNAVAILABLE in its place while the process's buffers hold more than `limit`. */
-  private withinMemory(bytes: Buffer, id: unknown, held: number, limit: number): Buffer {
-    if (held <= limit) return bytes;
+  /** null (a reply of `size` bytes may go), or UNAVAILABLE in its place while the buffers, with it, would hold more than `limit`. */
+  private withinMemory(size: number, id: unknown, held: number, limit: number): Buffer | null {
+    if (held + size <= limit) return null;
     const mib = (n: number) => Math.round(n / 1024 ** 2);
     // One line a second at most: a flood of refusals must not become a flood of log lines.
     this.refused.count++;
     const now = performance.now();
     if (now - this.refused.loggedAt >= 1000) {
       this.log.warn(
-        { held_mib: mib(held), limit_mib: mib(limit), max_reply_mib: mib(this.maxReplyBytes), reply_bytes: bytes.byteLength, refused: this.refused.count },
+        { held_mib: mib(held), limit_mib: mib(limit), max_reply_mib: mib(this.maxReplyBytes), reply_bytes: size, refused: this.refused.count },
         "replies refused: replies not yet sent hold too much memory",
       );
       this.refused = { count: 0, loggedAt: now };
@@ -418,8 +447,8 @@ export class ZmqServer {
         code: "UNAVAILABLE",
         message:
           `the server's buffers hold ${mib(held)} MiB, over its ceiling of ${mib(limit)} MiB (from --max-reply-mib), mostly replies ` +
-          `that clients asked for and have not read; this reply of ${bytes.byteLength} bytes was not sent: retry with the same id later`,
-        data: { reason: "memory", held_bytes: held, max_reply_bytes: this.maxReplyBytes, reply_bytes: bytes.byteLength },
+          `that clients asked for and have not read; this reply of ${size} bytes was not sent: retry with the same id later`,
+        data: { reason: "memory", held_bytes: held, max_reply_bytes: this.maxReplyBytes, reply_bytes: size },
       },
     });
   }
@@ -444,24 +473,7 @@ export class ZmqServer {
       if (problem !== null) {
         id = peekRequestId(payload);
         if (id === null) throw new TuneportError("MALFORMED_MESSAGE", "a request must be a MessagePack map {v, id, op, ...} with a UTF-8 string id of 1..128 characters");
-        if (problem === "forbidden-key") throw new TuneportError("INVALID_ARGUMENT", forbiddenKeyMessage("the request"));
-        if (problem === "non-string-key") throw new TuneportError("INVALID_ARGUMENT", "request holds a map key that is not a string (every map key must be a MessagePack str)");
-        if (problem === "duplicate-key") {
-          const key = lastDuplicateKey();
-          const shown = key.length > 64 ? `${key.slice(0, 64)}…` : key;
-          throw new TuneportError(
-            "INVALID_ARGUMENT",
-            `request holds a map with the key ${JSON.stringify(shown)} twice: the keys of a map must be unique (neither value is picked)`,
-            { duplicate_key: shown },
-          );
-        }
-        if (problem === "unsafe-integer")
-          throw new TuneportError("INVALID_ARGUMENT", "request holds an integer beyond ±(2^53 − 1), which the server cannot keep exactly (its numbers are doubles); send it as a string");
-        if (problem === "extension")
-          throw new TuneportError("INVALID_ARGUMENT", "request holds a MessagePack extension value (a timestamp, say): the protocol uses none; send times as epoch seconds");
-        throw problem === "too-deep"
-          ? new TuneportError("INVALID_ARGUMENT", `request nests deeper than ${MAX_NESTING} levels`, { max_nesting: MAX_NESTING })
-          : new TuneportError("INVALID_ARGUMENT", "request holds a string that is not valid UTF-8 (strings are refused, never repaired)");
+        throw scanError(problem);
       }
       let msg: unknown;
       try {
