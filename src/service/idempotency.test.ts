@@ -1,6 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { pack } from "msgpackr";
-import { afterEach, describe, expect, it } from "vitest";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
 import type { Storage } from "../storage/storage.js";
 import { Idempotency } from "./idempotency.js";
@@ -103,6 +105,63 @@ describe("Idempotency.replyChange: the stored reply and the result's packed byte
       const result = { trial: { number: 1, params: { x: 0.25 } } };
       await storage.commit([{ kind: "put-reply", requestId: "old", op: "tell", reply: pack({ op: "tell", result }), at: 0 }]);
       expect(await idem.once("old", "tell", async () => ({ ran: true }))).toEqual(result);
+    } finally {
+      await storage.close();
+    }
+  });
+
+  /** The sizes of the Buffers allocated while `f` runs (msgpackr's buffers come from Buffer.allocUnsafeSlow). */
+  const allocated = (f: () => void): number[] => {
+    const sizes: number[] = [];
+    for (const name of ["allocUnsafeSlow", "allocUnsafe", "alloc"] as const) {
+      const real = Buffer[name].bind(Buffer) as (n: number) => Buffer;
+      vi.spyOn(Buffer, name).mockImplementation(((n: number) => (sizes.push(n), real(n))) as typeof Buffer.alloc);
+    }
+    try {
+      f();
+    } finally {
+      vi.restoreAllMocks();
+    }
+    return sizes;
+  };
+
+  it("refuses a reply over the limit from msgpackr's buffer: nothing copied out of it, no part packed again", async () => {
+    const storage = new SqliteStorage({ path: ":memory:" });
+    try {
+      const idem = new Idempotency(storage, () => 0, () => Promise.resolve(), 1024 * 1024);
+      const big = "c".repeat(1_000_000);
+      const result = { trial: { number: 0, params: { c: big }, distributions: { c: { type: "categorical", choices: [big] } } } };
+      let refusal: unknown;
+      const sizes = allocated(() => {
+        try {
+          idem.replyChange({ requestId: "r", op: "add_trial" }, result);
+        } catch (err) {
+          refusal = err;
+        }
+      });
+      expect(refusal).toMatchObject({ code: "MESSAGE_TOO_LARGE", data: { largest_parts: { "trial.params": expect.any(Number), "trial.distributions": expect.any(Number) } } });
+      // One buffer the reply's size or more: msgpackr's, grown to pack it once. Before: the reply's
+      // copy too, and the buffer grown again for each of its largest parts (~117 MB for a 23 MB reply).
+      expect(sizes.filter((n) => n >= 2_000_000)).toHaveLength(1);
+    } finally {
+      await storage.close();
+    }
+  });
+
+  it("does not keep msgpackr's buffer grown by a result that failed to pack", async () => {
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const held = () => (gc(), gc(), process.memoryUsage().arrayBuffers);
+    const storage = new SqliteStorage({ path: ":memory:" });
+    try {
+      const idem = new Idempotency(storage, () => 0);
+      idem.replyChange({ requestId: "warm", op: "tell" }, { ok: 1 });
+      const before = held();
+      // Packed in order: the string grows msgpackr's buffer (to ~12 MB), then the bigint throws.
+      expect(() => idem.replyChange({ requestId: "r", op: "tell" }, { blob: "q".repeat(1_000_000), bad: 2n ** 70n })).toThrow();
+      idem.replyChange({ requestId: "r2", op: "tell" }, { ok: 2 });
+      // Before: the grown buffer stayed msgpackr's, for good (small replies never replace it).
+      expect(held() - before).toBeLessThan(4 * 1024 * 1024);
     } finally {
       await storage.close();
     }

@@ -22,6 +22,7 @@
 import { Packr, unpack } from "msgpackr";
 import { TuneportError, invalidArgument } from "../domain/errors.js";
 import { WIRE_PACK_OPTIONS, withLastValue } from "../domain/wire-pack.js";
+import { UNMEASURED, packedSize } from "../domain/packed-size.js";
 import type { Change, Storage } from "../storage/storage.js";
 
 /** The request a commit answers, so its reply is stored in the same transaction. */
@@ -67,17 +68,35 @@ export const DEFAULT_MAX_REPLY_BYTES = 256 * 1024 * 1024;
  */
 const KEPT_BUFFER_BYTES = 64 * 1024;
 
-/** `{op, result}` packed, and the result's bytes within it. */
-function packReply(op: string, result: unknown): { reply: Buffer; body: Uint8Array } {
+/**
+ * `{op, result}` packed, and the result's bytes within it; or the result's packed size alone when
+ * that is over `max` (read in msgpackr's buffer: nothing is copied out of it).
+ */
+function packReply(op: string, result: unknown, max: number): { reply: Buffer; body: Uint8Array } | number {
   let withNil = replyHeads.get(op);
   if (withNil === undefined) {
     withNil = Buffer.from(packr.pack({ op, result: null }));
     if (replyHeads.size < 256) replyHeads.set(op, withNil);
   }
-  const packed = packr.pack(result);
-  const reply = withLastValue(withNil, packed); // a copy: `packed` lies in msgpackr's buffer
+  let packed: Uint8Array;
+  try {
+    packed = packr.pack(result);
+  } catch (err) {
+    packr.useBuffer(Buffer.allocUnsafeSlow(8 * 1024)); // it may have grown before it threw
+    throw err;
+  }
+  const reply = packed.byteLength > max ? null : withLastValue(withNil, packed); // a copy: `packed` lies in msgpackr's buffer
   if (packed.byteLength > KEPT_BUFFER_BYTES) packr.useBuffer(Buffer.allocUnsafeSlow(8 * 1024));
-  return { reply, body: reply.subarray(withNil.byteLength - 1) };
+  return reply === null ? packed.byteLength : { reply, body: reply.subarray(withNil.byteLength - 1) };
+}
+
+/** The packed size of `value`: measured, or (a value packed-size.ts does not mirror) packed, the chunk then replaced. */
+function sizeOf(value: unknown): number {
+  const measured = packedSize(value);
+  if (measured !== UNMEASURED) return measured;
+  const n = packr.pack(value).byteLength;
+  packr.useBuffer(Buffer.allocUnsafeSlow(8 * 1024));
+  return n;
 }
 
 /** `n` bytes in words ("12.6 MB", "40 kB"). */
@@ -94,11 +113,10 @@ function largestParts(result: unknown): { path: string; bytes: number }[] {
     for (const [k, v] of Object.entries(x)) {
       const at = path === "" ? k : `${path}.${k}`;
       if (depth < 2 && typeof v === "object" && v !== null && !Array.isArray(v) && (k === "trial" || k === "study" || k === "best_trial")) walk(v, at, depth + 1);
-      else parts.push({ path: at, bytes: packr.pack(v).byteLength });
+      else parts.push({ path: at, bytes: sizeOf(v) });
     }
   };
   walk(result, "", 0);
-  packr.useBuffer(Buffer.allocUnsafeSlow(8 * 1024));
   parts.sort((a, b) => b.bytes - a.bytes);
   return parts.filter((p, i) => i === 0 || (i < 3 && p.bytes >= (parts[0] as { bytes: number }).bytes / 10));
 }
@@ -237,8 +255,14 @@ export class Idempotency {
    * be sent whole, and its resends would get it again: a client was told "retry later" for ever.
    */
   replyChange(rc: ReplyCtx, result: unknown): Change {
-    const { reply, body } = packReply(rc.op, result);
-    if (body.byteLength > this.maxReplyBytes) throw replyTooLarge(rc.op, result, body.byteLength, this.maxReplyBytes);
+    // Its size is read before it is copied out of msgpackr's buffer, and its parts' sizes measured
+    // without packing them (`largestParts`): a refused 23 MB reply left ~117 MB of dead buffers (the
+    // buffer grown to 4x, the copy, the parts packed again), which the ZeroMQ door counted against its
+    // ceiling until the collector ran. Not measured before packing: a walk costs most of a pack, on
+    // every ask and tell.
+    const packed = packReply(rc.op, result, this.maxReplyBytes);
+    if (typeof packed === "number") throw replyTooLarge(rc.op, result, packed, this.maxReplyBytes);
+    const { reply, body } = packed;
     if (typeof result === "object" && result !== null) packedResults.set(result, body);
     return { kind: "put-reply", requestId: rc.requestId, op: rc.op, reply, at: this.now() };
   }
