@@ -1,6 +1,6 @@
 import { type WorkerIdentity, workerIdentity } from "../../domain/worker.js";
 
-/** Connections remembered at most (about 300 bytes each with a `hello`'s identity). */
+/** Connections whose `hello` is remembered at most (about 300 bytes each with its identity). */
 export const MAX_SESSIONS = 10_000;
 /** The holder of a trial asked by a client that sent no `hello` (or whose hello was forgotten). */
 export const ZMQ_ANONYMOUS = workerIdentity("zmq");
@@ -18,33 +18,56 @@ export interface Session {
  * turn were recorded as anonymous ("zmq"), and under a routing id a client chose (ZMQ_ROUTING_ID)
  * those of the connection that closed were recorded as whoever said hello on the next one
  * (test/zmq-departed-requests.test.ts).
+ *
+ * Only a connection that said hello is remembered between its requests (`named`), up to `max`,
+ * the one whose last request is oldest forgotten first. A connection without one is kept only
+ * while it has requests in flight (`pending`: a hello among them names the requests queued behind
+ * it), then forgotten (`idle`): it has nothing to remember. Before, every connection that sent a
+ * request took a place among the 10,000 until it closed, hello or not, so 10,000 idle connections
+ * that each sent one request pushed out the identity of every real client, whose asks and leases
+ * were then recorded as anonymous (zmq-server.sessions.test.ts).
  */
 export class Sessions {
-  private readonly byClient = new Map<string, Session>();
+  /** Connections that said hello, in the order of their last request (the oldest first). */
+  private readonly named = new Map<string, Session>();
+  /** Connections without a hello that have requests in flight. */
+  private readonly pending = new Map<string, Session>();
 
-  /** The session of `client`'s connection (a new one for a connection not seen yet). */
+  constructor(private readonly max = MAX_SESSIONS) {}
+
+  /** The session of `client`'s connection (a new one for a connection not seen yet), taken by a request that arrived. */
   of(client: string): Session {
-    let s = this.byClient.get(client);
-    if (s === undefined) {
-      this.byClient.set(client, (s = { worker: null }));
-      // Bounded: the oldest goes first (its requests still hold it; later ones are anonymous).
-      if (this.byClient.size > MAX_SESSIONS) this.byClient.delete(this.byClient.keys().next().value as string);
+    const named = this.named.get(client);
+    if (named !== undefined) {
+      this.named.delete(client);
+      this.named.set(client, named);
+      return named;
     }
+    let s = this.pending.get(client);
+    if (s === undefined) this.pending.set(client, (s = { worker: null }));
     return s;
+  }
+
+  /** `client` has no request in flight: a connection without a hello is forgotten (its next request starts a new session). */
+  idle(client: string): void {
+    this.pending.delete(client);
   }
 
   /** `client`'s connection closed: its next one is a new session; requests already received keep this one. */
   closed(client: string): void {
-    this.byClient.delete(client);
+    this.named.delete(client);
+    this.pending.delete(client);
   }
 
-  /** Records a `hello`'s client description on `session` (kept longest while its connection is open and says hello again). */
+  /** Records a `hello`'s client description on `session`, remembered for the connection while it is `client`'s current one. */
   hello(client: string, session: Session, description: Parameters<typeof workerIdentity>[1]): void {
     session.worker = workerIdentity("zmq", description);
-    if (this.byClient.get(client) === session) {
-      this.byClient.delete(client);
-      this.byClient.set(client, session);
-    }
+    if (this.pending.get(client) === session) this.pending.delete(client);
+    else if (this.named.get(client) === session) this.named.delete(client);
+    else return;
+    this.named.set(client, session);
+    // Bounded: the connection whose last request is oldest goes (its requests still hold it; later ones are anonymous).
+    if (this.named.size > this.max) this.named.delete(this.named.keys().next().value as string);
   }
 
   /** Who holds the trials `session`'s connection asks for. */

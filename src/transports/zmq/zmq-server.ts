@@ -54,6 +54,8 @@ export interface ZmqServerOptions {
   readonly curve?: CurveServerKeys;
   /** Client public keys (Z85) allowed to connect; required with `curve`. */
   readonly curveAllow?: ReadonlySet<string>;
+  /** Connections whose `hello` is remembered at most [MAX_SESSIONS] (sessions.ts). */
+  readonly maxSessions?: number;
   /** Called for each client before any request (e.g. CURVE allow-list via ZAP). */
   readonly onSocket?: (router: Router) => void;
 }
@@ -127,7 +129,7 @@ export class ZmqServer {
   /** Requests in flight per client identity (hex); entries leave at zero. */
   private readonly perClient = new Map<string, number>();
   /** Each client's (routing id, hex) connection and what it said about itself in `hello`: who holds the trials it asks for. */
-  private readonly sessions = new Sessions();
+  private readonly sessions: Sessions;
   /** The connections waiting for each ask in flight: an ask whose senders all closed is dropped at its turn. */
   private readonly requesters = new Requesters();
   /** Requests received and not started yet, per client, started in fair rounds. */
@@ -156,6 +158,7 @@ export class ZmqServer {
     this.log = opts.logger.child({ component: "zmq" });
     this.maxBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.maxPerClient = opts.maxInflightPerClient ?? DEFAULT_MAX_INFLIGHT_PER_CLIENT;
+    this.sessions = new Sessions(opts.maxSessions);
     this.maxReplyBytes = opts.maxReplyBytes ?? DEFAULT_MAX_REPLY_BYTES;
     this.smallReplyLimit = this.maxReplyBytes + (opts.smallReplyHeadroomBytes ?? Math.floor(this.maxReplyBytes / 4));
     let context: Context | undefined;
@@ -327,6 +330,7 @@ export class ZmqServer {
       reply = await this.process(payload, client, session);
     } finally {
       if (counted) this.done(client);
+      if (!this.perClient.has(client)) this.sessions.idle(client);
     }
     this.reply(frames.slice(0, -1), payload, reply);
   }
