@@ -2,7 +2,8 @@ import { randomBytes } from "node:crypto";
 import { pack } from "msgpackr";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
+import { bufferAllocations } from "../testing/allocations.js";
 import { SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
 import type { Storage } from "../storage/storage.js";
 import { Idempotency } from "./idempotency.js";
@@ -110,36 +111,14 @@ describe("Idempotency.replyChange: the stored reply and the result's packed byte
     }
   });
 
-  /** The sizes of the Buffers allocated while `f` runs (msgpackr's buffers come from Buffer.allocUnsafeSlow). */
-  const allocated = (f: () => void): number[] => {
-    const sizes: number[] = [];
-    for (const name of ["allocUnsafeSlow", "allocUnsafe", "alloc"] as const) {
-      const real = Buffer[name].bind(Buffer) as (n: number) => Buffer;
-      vi.spyOn(Buffer, name).mockImplementation(((n: number) => (sizes.push(n), real(n))) as typeof Buffer.alloc);
-    }
-    try {
-      f();
-    } finally {
-      vi.restoreAllMocks();
-    }
-    return sizes;
-  };
-
   it("refuses a reply over the limit from msgpackr's buffer: nothing copied out of it, no part packed again", async () => {
     const storage = new SqliteStorage({ path: ":memory:" });
     try {
       const idem = new Idempotency(storage, () => 0, () => Promise.resolve(), 1024 * 1024);
       const big = "c".repeat(1_000_000);
       const result = { trial: { number: 0, params: { c: big }, distributions: { c: { type: "categorical", choices: [big] } } } };
-      let refusal: unknown;
-      const sizes = allocated(() => {
-        try {
-          idem.replyChange({ requestId: "r", op: "add_trial" }, result);
-        } catch (err) {
-          refusal = err;
-        }
-      });
-      expect(refusal).toMatchObject({ code: "MESSAGE_TOO_LARGE", data: { largest_parts: { "trial.params": expect.any(Number), "trial.distributions": expect.any(Number) } } });
+      const { sizes, error } = await bufferAllocations(() => idem.replyChange({ requestId: "r", op: "add_trial" }, result));
+      expect(error).toMatchObject({ code: "MESSAGE_TOO_LARGE", data: { largest_parts: { "trial.params": expect.any(Number), "trial.distributions": expect.any(Number) } } });
       // One buffer the reply's size or more: msgpackr's, grown to pack it once. Before: the reply's
       // copy too, and the buffer grown again for each of its largest parts (~117 MB for a 23 MB reply).
       expect(sizes.filter((n) => n >= 2_000_000)).toHaveLength(1);

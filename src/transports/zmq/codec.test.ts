@@ -1,4 +1,5 @@
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
+import { bufferAllocations } from "../../testing/allocations.js";
 import { decode, encode, encodeAlone, encodeOkReply, encodeWithin, okReplySize } from "./codec.js";
 
 describe("encode", () => {
@@ -32,28 +33,12 @@ describe("encode", () => {
 });
 
 describe("encodeWithin (a reply under a ceiling)", () => {
-  afterEach(() => vi.restoreAllMocks());
-  /** The sizes of the Buffers allocated while `f` runs (msgpackr's buffers come from Buffer.allocUnsafeSlow). */
-  const allocated = (f: () => void): number[] => {
-    const sizes: number[] = [];
-    for (const name of ["allocUnsafeSlow", "allocUnsafe", "alloc"] as const) {
-      const real = Buffer[name].bind(Buffer) as (n: number) => Buffer;
-      vi.spyOn(Buffer, name).mockImplementation(((n: number) => (sizes.push(n), real(n))) as typeof Buffer.alloc);
-    }
-    try {
-      f();
-    } finally {
-      vi.restoreAllMocks();
-    }
-    return sizes;
-  };
   const big = { v: 1, id: "r", ok: true, result: { trial: { params: { c: "c".repeat(3_000_000) }, choices: ["c".repeat(3_000_000)] } } };
 
-  it("reads the size of a reply over the ceiling in msgpackr's buffer: nothing copied out, and the buffer not kept", () => {
+  it("reads the size of a reply over the ceiling in msgpackr's buffer: nothing copied out, and the buffer not kept", async () => {
     const size = encode(big).byteLength;
-    let got: Buffer | number = 0;
-    const sizes = allocated(() => (got = encodeWithin(big, 1024 * 1024)));
-    expect(got).toBe(size);
+    const { sizes, value } = await bufferAllocations(() => encodeWithin(big, 1024 * 1024));
+    expect(value).toBe(size);
     // msgpackr's buffer grown, then a small one in its place; never a buffer the reply's size (the copy, before).
     expect(sizes.length).toBeGreaterThan(0);
     expect(sizes).not.toContain(size);

@@ -7,7 +7,8 @@
  */
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
+import { bufferAllocations } from "../../testing/allocations.js";
 import { Dealer, context } from "zeromq";
 import { silentLogger } from "../../logger.js";
 import { StudyService } from "../../service/study-service.js";
@@ -95,18 +96,9 @@ describe("replies too big to send", () => {
     const { call } = await serve(4 * MiB);
     // Applied, and answered MESSAGE_TOO_LARGE (the previous test): now every read of the trial is over the ceiling.
     expect((await call("big", "add_trial", echoing(2.5 * MiB))).error?.code).toBe("MESSAGE_TOO_LARGE");
-    // The server runs in this process: every Buffer it allocates (msgpackr's among them) is seen here.
-    const sizes: number[] = [];
-    for (const name of ["allocUnsafeSlow", "allocUnsafe", "alloc"] as const) {
-      const real = Buffer[name].bind(Buffer) as (n: number) => Buffer;
-      vi.spyOn(Buffer, name).mockImplementation(((n: number) => (sizes.push(n), real(n))) as typeof Buffer.alloc);
-    }
-    let r: Reply;
-    try {
-      r = await call("read", "trial", { study: "s", trial: 0 });
-    } finally {
-      vi.restoreAllMocks();
-    }
+    // The server runs in this process: every Buffer it allocates (msgpackr's among them) is counted.
+    const { sizes, value } = await bufferAllocations(() => call("read", "trial", { study: "s", trial: 0 }));
+    const r = value as Reply;
     expect(r.error?.code).toBe("MESSAGE_TOO_LARGE");
     expect(r.error?.data?.reply_bytes as number).toBeGreaterThan(5 * MiB);
     // Before: packed (msgpackr's buffer grown to ~30 MiB) and copied out (5 MiB), then refused.
