@@ -5,8 +5,8 @@
  * packing each (service/idempotency.ts). Packing costs ~5x a reply's size in buffers that are dead
  * once it is refused (msgpackr grows its buffer 4x at a time and reserves 3 bytes a character of a
  * string), counted against the door's ceiling until the collector runs; a small request can ask
- * for a big read. A walk costs most of a pack (4 µs against 6 for an ask's reply), so it is not
- * done where every reply is small but a few (the replies of changes).
+ * for a big read. A walk costs most of what a pack does, so it is not done where nearly every
+ * reply is small (the replies of changes: every ask and tell).
  *
  * Mirrors msgpackr 2 (pack.js) with WIRE_PACK_OPTIONS for the values replies are made of: plain
  * objects (`Object.keys` order, every key a str, map heads sized to the count), arrays, strings

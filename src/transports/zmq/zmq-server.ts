@@ -338,7 +338,7 @@ export class ZmqServer {
   /**
    * Encodes `reply` (refused in its place when too big, or when memory is short) and sends it behind
    * `prefix`. Measured before it is packed (domain/packed-size.ts): a refused reply is never packed.
-   * Packed first, a 5 MB read over the ceiling cost 35 MB of buffers, dead at once.
+   * Packed first, a 5 MB read over the ceiling cost 37 MB of buffers, dead at once.
    */
   private reply(prefix: Buffer[], payload: Buffer, reply: Record<string, unknown>): void {
     let bytes = this.encodeReply(reply, true);
