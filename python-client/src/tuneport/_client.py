@@ -488,9 +488,10 @@ class Client:
         sockets, all within one ``timeout`` (the client's), plus STOP_GRACE_S for the thread to exit.
         Reports put aside behind another thread's call on their trial (``report(..., wait=False)``
         while that call runs) are queued first, once that call ends; those it does not end in time
-        for, and the queued ones not sent by the deadline, are dropped with a warning naming their
-        trial and steps. A report made while it closes is sent, named so, or refused with
-        ClientClosedError. Open trials are not told: their leases run out on the server. Idempotent."""
+        for, those the queue has no room for by the deadline, and the queued ones not sent by then,
+        are dropped with a warning naming their trial and steps. A report made while it closes is
+        sent, named so, or refused with ClientClosedError. Open trials are not told: their leases
+        run out on the server. Idempotent."""
         if self._closed:
             return
         if self._pid != os.getpid():
@@ -501,7 +502,14 @@ class Client:
         # One deadline for every wait below: each had the whole timeout, and a call under way in
         # another thread then a queue the thread had not sent made close take twice the timeout.
         deadline = time.monotonic() + self._channel.timeout
-        self._queue_put_aside(deadline)
+        background = self._background
+        if background is not None:
+            background.closing(deadline)
+        try:
+            self._queue_put_aside(deadline)
+        finally:
+            if background is not None:
+                background.closing(None)  # interrupted (Ctrl-C), the client stays open: no deadline left behind
         ended = self._background.stop(deadline) if self._background is not None else True
         self._closed = True
         for trial in self.open_trials():
@@ -614,6 +622,9 @@ class _Background:
         """Reports queued up to this sequence number when one timed out waiting out an outage of the
         server: each is failed with ``_drop_error`` at once instead of waiting out the outage again."""
         self._drop_error: TuneportError | None = None
+        self._closing_until: float | None = None
+        """``close``'s deadline (monotonic) while it queues the reports put aside: how long a report
+        waits for room at most (``closing``)."""
 
     def start(self) -> None:
         with self._cond:
@@ -636,12 +647,19 @@ class _Background:
 
     def submit(self, trial: Trial, message: dict[str, Any]) -> int:
         """Queues a report and returns its sequence number (see ``wait_for``). Waits for room when
-        MAX_PENDING_REPORTS are queued. @raises ClientClosedError once the client is closed."""
+        MAX_PENDING_REPORTS are queued, once ``close`` began until its deadline at most. @raises
+        ClientClosedError once the client is closed, or when that deadline came first."""
         if not self._started:
             self.start()
         with self._cond:
             while len(self._queue) >= MAX_PENDING_REPORTS and not self._stop.is_set():
-                self._cond.wait(1.0)
+                until = self._closing_until
+                if until is not None and time.monotonic() >= until:
+                    # close() queueing a report put aside (``_queue_put_aside``) waited for room for as
+                    # long as the report at the head waited out an outage (for ever with an infinite
+                    # outage budget), past its timeout: dropped now, and named (``_drop_beside``).
+                    raise ClientClosedError("the client is closing, and its queue had no room for this report in time")
+                self._cond.wait(1.0 if until is None else max(0.0, min(1.0, until - time.monotonic())))
             if self._stop.is_set():
                 raise ClientClosedError("the client is closed")
             self._queued += 1
@@ -678,6 +696,12 @@ class _Background:
             unsent = sum(1 for job in jobs if job is not self._sending)
             self._cond.notify_all()
             return unsent
+
+    def closing(self, deadline: float | None) -> None:
+        """While ``close`` queues the reports put aside: a report waiting for room in the queue waits
+        until ``deadline`` (monotonic) at most. None: no longer (``stop`` ends such waits next)."""
+        with self._cond:
+            self._closing_until = deadline
 
     def _last_wanted(self) -> int:
         """Sequence number of the last queued report that is not abandoned (0: none)."""
