@@ -93,6 +93,8 @@ class Client:
             raise ValueError("connect_timeout must be > 0")
         self._curve = curve
         self._closed = False
+        self._close_lock = threading.RLock()
+        """Held through ``close``: a second thread's call waits for the first instead of running beside it."""
         self._pid = os.getpid()
         """The process that opened the client: ZeroMQ sockets do not survive a fork."""
         self._background: _Background | None = None
@@ -491,14 +493,25 @@ class Client:
         for, those the queue has no room for by the deadline, and the queued ones not sent by then,
         are dropped with a warning naming their trial and steps. A report made while it closes is
         sent, named so, or refused with ClientClosedError. Open trials are not told: their leases
-        run out on the server. Idempotent."""
+        run out on the server. Idempotent: called by another thread while one closes, it waits for
+        that one and returns."""
         if self._closed:
             return
         if self._pid != os.getpid():
             # A forked child's copy: its sockets and threads are the parent's; touching them
-            # (term() waits for them) would hang the child's exit.
+            # (term() waits for them) would hang the child's exit. Not the lock either: a thread of
+            # the parent that held it at the fork holds it for ever here.
             self._closed = True
             return
+        # Two threads closing at once (a daemon thread leaving its with-block while the main thread's
+        # exit closes every client) both terminated the ZeroMQ context, the second inside the
+        # first's zmq_ctx_term: libzmq aborted the process (signaler.cpp assertion) or hung it.
+        with self._close_lock:
+            if not self._closed:
+                self._close()
+
+    def _close(self) -> None:
+        """``close``, in the one thread that closes."""
         # One deadline for every wait below: each had the whole timeout, and a call under way in
         # another thread then a queue the thread had not sent made close take twice the timeout.
         deadline = time.monotonic() + self._channel.timeout
