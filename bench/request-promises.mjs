@@ -14,12 +14,11 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Packr, Unpackr } from "msgpackr";
+import { abArgs, countArg } from "./ab-args.mjs";
 
-const args = Object.fromEntries(
-  process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith("--") ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
-);
-const TRIALS = Number(args.trials ?? 1000);
-if (!Number.isSafeInteger(TRIALS) || TRIALS < 1) throw new Error("--trials: a whole number of loops, at least 1");
+const USAGE = "node bench/request-promises.mjs [--a dist] [--b OTHER/dist] [--trials 1000]";
+const args = abArgs(USAGE, []);
+const TRIALS = countArg(args, "trials", 1000, 1, USAGE);
 const packr = new Packr({ useRecords: false, moreTypes: false, encodeUndefinedAsNil: true, variableMapSize: true });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "number", moreTypes: false });
 
