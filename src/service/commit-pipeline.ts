@@ -35,6 +35,13 @@ interface Batch {
   reject(err: unknown): void;
   /** Lets the commit start (the previous one permitting). */
   go(): void;
+  /**
+   * Resolves once the batch is finished (committed or failed) or commits start being held for want
+   * of space, whichever comes first: what `visible` waits for. Never rejects.
+   */
+  readonly answerable: Promise<void>;
+  /** Resolves `answerable`. */
+  release(): void;
   /** True once `go` is scheduled for the next turn of the event loop. */
   expedited: boolean;
   /** The lazy batch's deadline (see `queue(..., lazy)`); null once expedited. */
@@ -107,14 +114,14 @@ export class CommitPipeline {
    * one it gave up on (python-client `_unavailable.py`), however close together they come.
    */
   private fullSince = 0;
-  /** Batches opened and not finished (committed or failed): a hold ends once none is left. */
-  private unfinished = 0;
+  /** Batches opened and not finished (committed or failed): a hold ends once none is left, and its start releases their waiters (`holdFull`). */
+  private readonly unfinished = new Set<Batch>();
+  /** The batch opened last: once it is finished, every change set queued so far is (`visible`). */
+  private newest: Batch | null = null;
   /** Set by `abandon`: a held commit is given up. */
   private abandoned = false;
   /** Wakes a held commit's wait early (`abandon`). */
   private wake: (() => void) | null = null;
-  /** `visible` calls waiting for a commit, told when commits start being held. */
-  private readonly heldWaiters = new Set<() => void>();
   /** Results of mutations whose changes were queued lazily: answered before their commit. */
   private readonly earlyAck = new WeakSet<object>();
 
@@ -211,8 +218,11 @@ export class CommitPipeline {
     done.catch(() => undefined); // observed by waiters; never an unhandled rejection
     let go!: () => void;
     const started = new Promise<void>((r) => (go = r));
-    const batch: Batch = { changes: [], sets: [], done, resolve, reject, go, expedited: false, timer: null, lazy: 0 };
-    this.unfinished++;
+    let release!: () => void;
+    const answerable = new Promise<void>((r) => (release = r));
+    const batch: Batch = { changes: [], sets: [], done, resolve, reject, go, answerable, release, expedited: false, timer: null, lazy: 0 };
+    this.unfinished.add(batch);
+    this.newest = batch;
     if (deferrable) batch.timer = setTimeout(() => this.expedite(batch), this.lazyCommitMs);
     // Requests that arrive before the batch starts join it.
     this.durable = this.durable.then(
@@ -239,19 +249,22 @@ export class CommitPipeline {
       await this.commitKeeping(b);
       // Not before every batch opened meanwhile (its requests were answered storage_full, applied in
       // memory) has committed too: a resend of one then finds its reply stored, not applied again.
-      if (--this.unfinished === 0 && this.full) {
+      this.unfinished.delete(b);
+      if (this.unfinished.size === 0 && this.full) {
         this.full = null;
         this.log.warn("storage has room again: commits resumed");
       }
       b.resolve();
+      b.release();
     } catch (err) {
-      this.unfinished--;
+      this.unfinished.delete(b);
       if (!this.fatal) {
         this.fatal = err;
         this.log.fatal({ err, changes: b.changes.length, ...(storageFull(err) ? { reason: "storage_full" } : {}) }, "storage commit failed; memory is ahead of storage, stopping");
         this.onFatal(err);
       }
       b.reject(err);
+      b.release();
       throw err;
     }
   }
@@ -306,8 +319,7 @@ export class CommitPipeline {
       this.log.error({ err, reason: "storage_full", changes }, "storage full: the commit is held and tried again every second; changes and reads are refused (UNAVAILABLE storage_full) until space is freed");
     }
     this.full = err;
-    for (const w of this.heldWaiters) w();
-    this.heldWaiters.clear();
+    for (const b of this.unfinished) b.release();
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, FULL_RETRY_MS);
       this.wake = () => (clearTimeout(t), resolve());
@@ -319,26 +331,29 @@ export class CommitPipeline {
    * Resolves with `value` once every change queued so far is committed.
    * @throws UNAVAILABLE after a failed commit.
    */
-  async visible<T>(value: T): Promise<T> {
-    this.assertHealthy();
+  visible<T>(value: T): Promise<T> {
+    try {
+      this.assertHealthy();
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const b = this.openBatch;
     if (b) this.expedite(b);
-    // A commit held for want of space answers the waiters at once (UNAVAILABLE storage_full) rather than when space returns.
-    const signal = this.heldSignal();
-    await Promise.race([(b ? b.done : this.durable).catch(() => undefined), signal.held]).finally(signal.off);
+    // The newest batch finishes after every one before it (they commit in order). One `then` on it
+    // per waiter: this runs for every reply and every read, and a race with a held-commit signal of
+    // its own (a promise, a race, a catch and a finally per call) cost each several promises.
+    // A commit held for want of space releases the waiters at once (UNAVAILABLE storage_full) rather than when space returns.
+    const w = b ?? this.newest;
+    return (w === null ? Promise.resolve() : w.answerable).then(() => this.answered(value));
+  }
+
+  /** `value` for a waiter whose batch is finished or held. @throws UNAVAILABLE (a failed or held commit, a study lost). */
+  private answered<T>(value: T): T {
     this.assertHealthy();
     const lost = typeof value === "object" && value !== null ? this.dropped.get(value) : undefined;
     if (lost !== undefined)
       throw new TuneportError("UNAVAILABLE", `this server lost study '${lost}' to another server before this request's changes were written; resend it (same id)`);
     return value;
-  }
-
-  /** Resolves when commits start being held for want of space (`holdFull`); `off` forgets the waiter. */
-  private heldSignal(): { held: Promise<void>; off: () => void } {
-    let waiter!: () => void;
-    const held = new Promise<void>((resolve) => (waiter = resolve));
-    this.heldWaiters.add(waiter);
-    return { held, off: () => void this.heldWaiters.delete(waiter) };
   }
 
   /**
