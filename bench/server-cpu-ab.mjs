@@ -12,6 +12,11 @@
 // --a / --b: a build's dist/ folder (its cli/main.js is started). --trials: ask → tell loops per batch.
 // --a-node / --b-node: node's own flags for that side's server, space-separated (e.g.
 // "--max-semi-space-size=32"), to compare a V8 setting on one build.
+//
+// On a machine whose cores other work loads unevenly, each server keeps its own place for the run,
+// and an A/A round came out 2.5-5.9 % apart (p down to 5e-8); under `taskset -c 1 node
+// bench/server-cpu-ab.mjs ...` (the client and both servers on one core) A/A rounds stayed within
+// 1.7 %, and a 2 % cut showed (docs/BENCHMARKS.md, 2026-12-07 h125). Swap --a and --b between rounds.
 import "./help.mjs";
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
