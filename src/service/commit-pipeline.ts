@@ -116,8 +116,11 @@ export class CommitPipeline {
   private fullSince = 0;
   /** Batches opened and not finished (committed or failed): a hold ends once none is left, and its start releases their waiters (`holdFull`). */
   private readonly unfinished = new Set<Batch>();
-  /** The batch opened last: once it is finished, every change set queued so far is (`visible`). */
-  private newest: Batch | null = null;
+  /**
+   * The `answerable` of the batch opened last: once it settles, every change set queued so far is
+   * committed (`visible`). The promise, not the batch: a finished batch's changes are not kept alive.
+   */
+  private newest: Promise<void> = Promise.resolve();
   /** Set by `abandon`: a held commit is given up. */
   private abandoned = false;
   /** Wakes a held commit's wait early (`abandon`). */
@@ -222,7 +225,7 @@ export class CommitPipeline {
     const answerable = new Promise<void>((r) => (release = r));
     const batch: Batch = { changes: [], sets: [], done, resolve, reject, go, answerable, release, expedited: false, timer: null, lazy: 0 };
     this.unfinished.add(batch);
-    this.newest = batch;
+    this.newest = answerable;
     if (deferrable) batch.timer = setTimeout(() => this.expedite(batch), this.lazyCommitMs);
     // Requests that arrive before the batch starts join it.
     this.durable = this.durable.then(
@@ -339,12 +342,12 @@ export class CommitPipeline {
     }
     const b = this.openBatch;
     if (b) this.expedite(b);
-    // The newest batch finishes after every one before it (they commit in order). One `then` on it
-    // per waiter: this runs for every reply and every read, and a race with a held-commit signal of
-    // its own (a promise, a race, a catch and a finally per call) cost each several promises.
-    // A commit held for want of space releases the waiters at once (UNAVAILABLE storage_full) rather than when space returns.
-    const w = b ?? this.newest;
-    return (w === null ? Promise.resolve() : w.answerable).then(() => this.answered(value));
+    // The newest batch (the open one, if any) finishes after every one before it: they commit in order.
+    // One `then` on it per waiter: this runs for every reply and every read, and a race with a
+    // held-commit signal of its own (a promise, a race, a catch and a finally per call) cost each
+    // several promises. A commit held for want of space releases the waiters at once (UNAVAILABLE
+    // storage_full) rather than when space returns.
+    return this.newest.then(() => this.answered(value));
   }
 
   /** `value` for a waiter whose batch is finished or held. @throws UNAVAILABLE (a failed or held commit, a study lost). */
