@@ -17,6 +17,30 @@ import { invalidArgument } from "./errors.js";
 /** Deepest nesting of maps and arrays accepted in a request (the request's own map is level 1). */
 export const MAX_NESTING = 32;
 
+/**
+ * Maps and arrays a request of `bytes` bytes may hold (empty ones included): `CONTAINER_ALLOWANCE`
+ * plus one per `BYTES_PER_CONTAINER` bytes. A container takes one byte on the wire (`[]`, `{}`)
+ * but 40 to 60 bytes once decoded, so a 1 MiB frame of empty maps took 63 times its size in
+ * memory (empty arrays 40 times) and 0.1 to 0.3 s of the event loop; a frame of small integers,
+ * which no limit on containers touches, takes 8 times. The densest real requests hold a container
+ * per 11 bytes or more (add_trial's `[step, value]` pairs, a float value each) and a space's
+ * parameters one per about 40, so the bound leaves them a margin of 3; the costliest frame within
+ * it measured 20 times its size (arrays of three small integers). Counted before decoding, by the
+ * ZeroMQ frame scan (zmq/msgpack-scan.ts); docs/BENCHMARKS.md "Input hardening" has the figures.
+ */
+export const CONTAINER_ALLOWANCE = 256;
+export const BYTES_PER_CONTAINER = 4;
+
+/** The most maps and arrays a request of `bytes` bytes may hold (see `CONTAINER_ALLOWANCE`). */
+export function maxContainers(bytes: number): number {
+  return CONTAINER_ALLOWANCE + Math.floor(bytes / BYTES_PER_CONTAINER);
+}
+
+/** The message of a request refused for holding more than `maxContainers(bytes)` maps and arrays. */
+export function tooManyContainersMessage(what: string, bytes: number): string {
+  return `${what} holds more maps and arrays than its ${bytes} bytes allow (at most ${maxContainers(bytes)}: ${CONTAINER_ALLOWANCE} plus one per ${BYTES_PER_CONTAINER} bytes; each costs the server 40 to 60 bytes once decoded); send the same data in fewer containers (a list of numbers rather than a list of one-element lists, say); this limit is not configurable`;
+}
+
 const LONE_SURROGATE = /\p{Cs}/u;
 
 /** True when `s` holds a UTF-16 surrogate that is not part of a pair (not encodable as UTF-8). */

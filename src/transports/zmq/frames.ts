@@ -1,6 +1,6 @@
 /** What the ZeroMQ server checks of a request's frames before its turn (zmq-server.ts). */
 import { TuneportError } from "../../domain/errors.js";
-import { MAX_NESTING, forbiddenKeyMessage } from "../../domain/input-limits.js";
+import { MAX_NESTING, forbiddenKeyMessage, maxContainers, tooManyContainersMessage } from "../../domain/input-limits.js";
 import { decode } from "./codec.js";
 import { type ScanProblem, lastDuplicateKey, scanFrame } from "./msgpack-scan.js";
 
@@ -48,7 +48,13 @@ export function isHello(frames: Buffer[]): boolean {
  * The error a request is answered when `scanFrame` found `problem` in its frame (one with a request
  * id: "malformed" frames are answered MALFORMED_MESSAGE before this), read before decoding it.
  */
-export function scanError(problem: Exclude<ScanProblem, "malformed">): TuneportError {
+export function scanError(problem: Exclude<ScanProblem, "malformed">, frameBytes: number): TuneportError {
+  if (problem === "too-many-containers")
+    return new TuneportError("INVALID_ARGUMENT", tooManyContainersMessage("request", frameBytes), {
+      reason: "max_containers",
+      max_containers: maxContainers(frameBytes),
+      message_bytes: frameBytes,
+    });
   if (problem === "forbidden-key") return new TuneportError("INVALID_ARGUMENT", forbiddenKeyMessage("the request"));
   if (problem === "non-string-key") return new TuneportError("INVALID_ARGUMENT", "request holds a map key that is not a string (every map key must be a MessagePack str)");
   if (problem === "duplicate-key") {

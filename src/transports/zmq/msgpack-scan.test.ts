@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { findForbiddenKey, nestingExceeds } from "../../domain/input-limits.js";
+import { findForbiddenKey, maxContainers, nestingExceeds } from "../../domain/input-limits.js";
 import { decode, encode } from "./codec.js";
 import { lastDuplicateKey, peekOp, peekRequestId, scanFrame } from "./msgpack-scan.js";
 
@@ -111,6 +111,17 @@ describe("scanFrame", () => {
     expect(scanFrame(Buffer.from([0x01, 0x01]), 32)).toBe("malformed");
     expect(scanFrame(Buffer.from([0xdd, 0x7f, 0xff, 0xff, 0xff, 0x01]), 32)).toBe("malformed");
     expect(scanFrame(Buffer.from([0xdb, 0x7f, 0xff, 0xff, 0xff]), 32)).toBe("malformed");
+  });
+
+  it("refuses more maps and arrays than maxContainers(frame bytes), empty ones included, and no fewer", () => {
+    // An array 32 of `k` empty arrays (or maps): k + 1 containers in k + 5 bytes.
+    const frame = (k: number, empty: number) => Buffer.concat([Buffer.from([0xdd, 0, 0, k >> 8, k & 0xff]), Buffer.alloc(k, empty)]);
+    for (const empty of [0x90, 0x80])
+      for (let k = 330; k <= 350; k++) expect(scanFrame(frame(k, empty), 32)).toBe(k + 1 > maxContainers(k + 5) ? "too-many-containers" : null);
+    expect(scanFrame(frame(341, 0x90), 32)).toBeNull();
+    expect(scanFrame(frame(342, 0x90), 32)).toBe("too-many-containers");
+    // A megabyte of small integers holds one container: scalars are not counted.
+    expect(scanFrame(encode(new Array(1 << 20).fill(1)), 32)).toBeNull();
   });
 
   it("refuses 64-bit integers beyond ±(2^53 − 1), and passes those within", () => {

@@ -16,7 +16,9 @@
  *  - `extension`: an ext value (timestamps included), which the protocol has no use for and
  *    msgpackr would decode to objects such as a Date that no reply may carry;
  *  - `unsafe-integer`: an int 64 or uint 64 beyond ±(2^53 − 1), which msgpackr would round to the
- *    nearest double.
+ *    nearest double;
+ *  - `too-many-containers`: more maps and arrays (empty ones included) than
+ *    `maxContainers(frame.byteLength)` (domain/input-limits.ts): a byte `[]` decodes to 40 bytes of heap.
  * ASCII strings are checked in the loop; others by `buffer.isUtf8` (native, no copy).
  *
  * `integralDoublesAsInts` is the one pass on the way out: it rewrites integral doubles as ints.
@@ -25,8 +27,9 @@
  * frames that are refused before decoding (too large, too many in flight, bad UTF-8).
  */
 import { isUtf8 } from "node:buffer";
+import { maxContainers } from "../../domain/input-limits.js";
 
-export type ScanProblem = "malformed" | "too-deep" | "invalid-utf8" | "forbidden-key" | "non-string-key" | "duplicate-key" | "extension" | "unsafe-integer";
+export type ScanProblem = "malformed" | "too-deep" | "invalid-utf8" | "forbidden-key" | "non-string-key" | "duplicate-key" | "extension" | "unsafe-integer" | "too-many-containers";
 
 /** The map key `__proto__` (domain/input-limits.ts FORBIDDEN_KEY), which msgpackr decodes as `__proto_`. */
 const PROTO = [0x5f, 0x5f, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x5f, 0x5f];
@@ -294,6 +297,7 @@ function scan(frame: Uint8Array, maxNesting: number): ScanProblem | null {
   }
   keyTop = 0;
   const end = frame.byteLength;
+  let containers = maxContainers(end); // still allowed
   let open = 0; // containers open; remaining[open - 1] is the innermost one's count
   let pos = 0;
   for (;;) {
@@ -323,6 +327,7 @@ function scan(frame: Uint8Array, maxNesting: number): ScanProblem | null {
       }
       if (hKind === ARRAY || hKind === MAP) {
         if (open >= maxNesting) return "too-deep";
+        if (--containers < 0) return "too-many-containers";
         if (hLength > 0) {
           // Every element takes at least one byte: a count beyond the bytes left is a lie.
           const values = hKind === MAP ? hLength * 2 : hLength;

@@ -477,7 +477,7 @@ export class ZmqServer {
       if (problem !== null) {
         id = peekRequestId(payload);
         if (id === null) throw new TuneportError("MALFORMED_MESSAGE", "a request must be a MessagePack map {v, id, op, ...} with a UTF-8 string id of 1..128 characters");
-        throw scanError(problem);
+        throw scanError(problem, payload.byteLength);
       }
       let msg: unknown;
       try {

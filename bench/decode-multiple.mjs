@@ -1,0 +1,60 @@
+// How many bytes of heap a request frame costs once decoded, per byte of frame, by shape; and the
+// CPU to refuse it (scanFrame) vs to decode it. node --expose-gc bench/decode-multiple.mjs [MiB]
+import { Packr } from "msgpackr";
+import { decode } from "../dist/transports/zmq/codec.js";
+import { scanFrame } from "../dist/transports/zmq/msgpack-scan.js";
+
+const mib = Number(process.argv[2] ?? 1);
+const packr = new Packr({ useRecords: false, variableMapSize: true });
+const n = (bytesPer) => Math.floor((mib * 1024 * 1024 - 64) / bytesPer);
+const shape = {
+  "small integers [1,1,…]": () => new Array(n(1)).fill(1),
+  "maps of one 3-char key [{abc:1},…]": () => Array.from({ length: n(6) }, () => ({ abc: 1 })),
+  "empty maps [{},…]": () => Array.from({ length: n(1) }, () => ({})),
+  "empty arrays [[],…]": () => Array.from({ length: n(1) }, () => []),
+  "int pairs [[0,0],…]": () => Array.from({ length: n(3) }, () => [0, 0]),
+  "three-int arrays [[0,0,0],…] (at the bound)": () => Array.from({ length: n(4) }, () => [0, 0, 0]),
+  "intermediate [[step, 0.5],…] (add_trial)": () => Array.from({ length: n(13) }, (_, i) => [i, i + 0.5]),
+  "create_study space {pN: {type, low, high}}": () => Object.fromEntries(Array.from({ length: n(40) }, (_, i) => [`p${i}`, { type: "float", low: 0.5, high: 1.5 }])),
+  "enqueue params {pN: 0.5}": () => Object.fromEntries(Array.from({ length: n(14) }, (_, i) => [`p${i}`, i + 0.5])),
+};
+for (let i = 0; i < 20; i++) scanFrame(Buffer.from(packr.pack({ a: [[1, 2], { b: [] }] })), 32); // warm the scan
+const results = [];
+let keep = null;
+for (const [name, make] of Object.entries(shape)) {
+  const frame = Buffer.from(packr.pack({ v: 1, id: "x", op: "enqueue", study: "s", params: make() }));
+  keep = null;
+  globalThis.gc(); globalThis.gc();
+  let before = 0;
+  // Times: the fastest of 3 (the machine is shared); memory: the last decode, held.
+  let problem = null;
+  let scanMs = Infinity;
+  let decodeMs = Infinity;
+  for (let i = 0; i < 3; i++) {
+    let t = process.hrtime.bigint();
+    problem = scanFrame(frame, 32);
+    scanMs = Math.min(scanMs, Number(process.hrtime.bigint() - t) / 1e6);
+    keep = null;
+    globalThis.gc();
+    if (i === 2) { globalThis.gc(); before = process.memoryUsage().heapUsed; }
+    t = process.hrtime.bigint();
+    keep = decode(frame);
+    decodeMs = Math.min(decodeMs, Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  globalThis.gc(); globalThis.gc();
+  const after = process.memoryUsage().heapUsed;
+  results.push({ shape: name, bytes: frame.byteLength, scan: problem ?? "passes", heap_multiple: +((after - before) / frame.byteLength).toFixed(1), scan_ms_to_refuse_or_pass: +scanMs.toFixed(1), decode_ms: +decodeMs.toFixed(1) });
+}
+console.table(results);
+// The JSON doors (MCP over HTTP/stdio, dashboard): JSON.parse of a body of the same shapes.
+const json = [];
+for (const [name, unit] of [["[[],[],…]", "[]"], ["[{},{},…]", "{}"], ["[1,1,…]", "1"]]) {
+  const text = `[${new Array(Math.floor((mib * 1024 * 1024) / (unit.length + 1))).fill(unit).join(",")}]`;
+  keep = null;
+  globalThis.gc(); globalThis.gc();
+  const before = process.memoryUsage().heapUsed - text.length; // the text itself is held throughout
+  keep = JSON.parse(text);
+  globalThis.gc(); globalThis.gc();
+  json.push({ shape: name, bytes: text.length, heap_multiple: +((process.memoryUsage().heapUsed - before - text.length) / text.length).toFixed(1) });
+}
+console.table(json);
