@@ -18,6 +18,8 @@ describe("packedSize", () => {
     // Three UTF-8 bytes for a character that msgpackr reserves as one; a pair as four; a lone surrogate as U+FFFD.
     values.push("€".repeat(11), "€".repeat(85), "😀".repeat(8), "😀".repeat(64), "\ud800", `a\udc00b${"x".repeat(80)}`, "\u0000");
     values.push({ a: undefined, b: [null, { c: "d" }], "1": 2, "": "" }, { trial: { params: { x: 0.25 }, intermediate: [[1, 0.5]] } });
+    // Keys a client may choose that name the properties msgpackr looks up (see the toJSON case below).
+    values.push({ constructor: "resnet", x: 1 }, { constructor: { constructor: [] }, toJSON: 0 }, { toJSON: "x" }, { constructor: null, __proto: 1 });
     for (const v of values) expect([v, packedSize(v)]).toEqual([v, packed(v)]);
   });
 
@@ -30,7 +32,8 @@ describe("packedSize", () => {
   });
 
   it("measures nothing it does not mirror: the caller packs those", () => {
-    for (const v of [new Date(0), new Map([[1, 2]]), new Set([1]), 1n, new Float64Array(2), { when: new Date(0) }, [new Map()], new (class X {})(), Object.create(null)])
+    // The last: msgpackr calls a toJSON that is not a function, and throws.
+    for (const v of [new Date(0), new Map([[1, 2]]), new Set([1]), 1n, new Float64Array(2), { when: new Date(0) }, [new Map()], new (class X {})(), Object.create(null), { constructor: 1, toJSON: 1 }])
       expect(packedSize(v)).toBe(UNMEASURED);
   });
 });

@@ -92,18 +92,24 @@ describe("replies too big to send", () => {
     expect((await svc.getStudy({ study: "s" })).n_trials).toBe(1);
   }, 60_000);
 
-  it("refuses a read's reply over the door's ceiling before packing it: no buffer of its size is allocated", async () => {
-    const { call } = await serve(4 * MiB);
-    // Applied, and answered MESSAGE_TOO_LARGE (the previous test): now every read of the trial is over the ceiling.
-    expect((await call("big", "add_trial", echoing(2.5 * MiB))).error?.code).toBe("MESSAGE_TOO_LARGE");
-    // The server runs in this process: every Buffer it allocates (msgpackr's among them) is counted.
-    const { sizes, value } = await bufferAllocations(() => call("read", "trial", { study: "s", trial: 0 }));
-    const r = value as Reply;
-    expect(r.error?.code).toBe("MESSAGE_TOO_LARGE");
-    expect(r.error?.data?.reply_bytes as number).toBeGreaterThan(5 * MiB);
-    // Before: packed (msgpackr's buffer grown to ~30 MiB) and copied out (5 MiB), then refused.
-    expect(sizes.filter((n) => n >= MiB)).toEqual([]);
-  }, 60_000);
+  // A user attribute named "constructor" (the client's choice) hid the object's constructor from
+  // packed-size.ts, which then measured no reply that held it: each was packed before it was refused.
+  it.each<Record<string, unknown>>([{}, { constructor: "resnet" }])(
+    "refuses a read's reply over the door's ceiling before packing it: no buffer of its size is allocated (user_attrs %j)",
+    async (userAttrs) => {
+      const { call } = await serve(4 * MiB);
+      // Applied, and answered MESSAGE_TOO_LARGE (the previous test): now every read of the trial is over the ceiling.
+      expect((await call("big", "add_trial", { ...echoing(2.5 * MiB), user_attrs: userAttrs })).error?.code).toBe("MESSAGE_TOO_LARGE");
+      // The server runs in this process: every Buffer it allocates (msgpackr's among them) is counted.
+      const { sizes, value } = await bufferAllocations(() => call("read", "trial", { study: "s", trial: 0 }));
+      const r = value as Reply;
+      expect(r.error?.code).toBe("MESSAGE_TOO_LARGE");
+      expect(r.error?.data?.reply_bytes as number).toBeGreaterThan(5 * MiB);
+      // Before: packed (msgpackr's buffer grown to ~30 MiB) and copied out (5 MiB), then refused.
+      expect(sizes.filter((n) => n >= MiB)).toEqual([]);
+    },
+    60_000,
+  );
 
   it("keeps no buffer the size of a change's big reply once it went out", async () => {
     // msgpackr grows its buffer to ~4x a value that does not fit and keeps it: the buffer that packs
