@@ -7,13 +7,14 @@
  */
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { bufferAllocations } from "../../testing/allocations.js";
 import { Dealer, context } from "zeromq";
 import { silentLogger } from "../../logger.js";
 import { StudyService } from "../../service/study-service.js";
 import { SqliteStorage } from "../../storage/sqlite/sqlite-storage.js";
 import { decode, encode } from "./codec.js";
+import { bufferBytes } from "./heap.js";
 import { ZmqServer } from "./zmq-server.js";
 
 context.blocky = false;
@@ -135,6 +136,32 @@ describe("replies too big to send", () => {
     // when this reads (make test once measured 4,194,621 bytes more: a copy not collected yet), so
     // the bound sits between the two: under 8 MiB, not under 2.
     expect((await settled()) - baseline).toBeLessThan(8 * MiB);
+  }, 60_000);
+
+  it("lets out a reply it packed before measuring while the buffers hold, with it, no more than the ceiling: it is not counted twice", async () => {
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const storage = new SqliteStorage({ path: ":memory:" });
+    const svc = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+    cleanup.push(() => storage.close(), () => svc.close());
+    await svc.createStudy({ name: "s", space: { x: { type: "float", low: 0, high: 1 } } });
+    // A read whose result packed-size.ts does not mirror (a Map): it is packed to learn its size.
+    const size = 8 * MiB;
+    vi.spyOn(svc, "readStudy").mockResolvedValue({ blob: new Map([["b", "b".repeat(size)]]) } as never);
+    gc();
+    // Room for the reply and half as much again. Before: the packed reply was counted among the
+    // buffers and added to them, so a reply over half the room was refused (UNAVAILABLE) every time.
+    const ceiling = bufferBytes() + 1.5 * size;
+    const server = new ZmqServer(svc, { bind: ["tcp://127.0.0.1:0"], logger: silentLogger(), maxReplyBytes: ceiling });
+    const [endpoint] = await server.start();
+    cleanup.push(() => server.close());
+    const d = new Dealer({ linger: 0, receiveTimeout: 60_000 }); // a hang guard
+    cleanup.push(() => d.close());
+    d.connect(endpoint as string);
+    await d.send(encode({ v: 1, id: "read", op: "get_study", study: "s" }));
+    const r = decode((await d.receive())[0] as Buffer) as Reply;
+    expect(r.error).toBeUndefined();
+    expect(r).toMatchObject({ id: "read", ok: true, result: { blob: { b: expect.any(String) } } });
   }, 60_000);
 
   it("refuses up front to widen a declared space past its bound: each update_study stored and sent the whole space", async () => {

@@ -343,7 +343,8 @@ export class ZmqServer {
   private reply(prefix: Buffer[], payload: Buffer, reply: Record<string, unknown>): void {
     let bytes = this.encodeReply(reply, true);
     if (bytes === UNMEASURED) bytes = this.encodeReply(reply, false);
-    let refused = this.refusal(typeof bytes === "number" ? bytes : bytes.byteLength, reply.id, payload);
+    // A reply packed already is among the buffers heldNow counts: it is not added to them again.
+    let refused = typeof bytes === "number" ? this.refusal(bytes, bytes, reply.id, payload) : this.refusal(bytes.byteLength, 0, reply.id, payload);
     if (refused === null && typeof bytes === "number") {
       bytes = this.encodeReply(reply, false);
       if (typeof bytes === "number") refused = this.overCeiling(bytes, reply.id, payload); // packed-size.ts measured it short
@@ -370,13 +371,13 @@ export class ZmqServer {
 
   /**
    * The answer in place of a reply of `size` bytes, or null when it may go: over the ceiling on its
-   * own, or while the buffers would hold, with it, more than their limit (`maxReplyBytes` for a big
-   * reply, with the headroom for a small one).
+   * own, or while the buffers would hold, with it (`adding`: its bytes when not packed yet), more
+   * than their limit (`maxReplyBytes` for a big reply, with the headroom for a small one).
    */
-  private refusal(size: number, id: unknown, payload: Buffer): Buffer | null {
+  private refusal(size: number, adding: number, id: unknown, payload: Buffer): Buffer | null {
     if (size > this.maxReplyBytes) return this.overCeiling(size, id, payload);
-    if (size > BIG_REPLY_BYTES) return this.withinMemory(size, id, this.heldNow(0, size), this.maxReplyBytes);
-    return this.withinMemory(size, id, this.heldNow(HELD_CHECK_MS, size), this.smallReplyLimit);
+    if (size > BIG_REPLY_BYTES) return this.withinMemory(size, id, this.heldNow(0, adding) + adding, this.maxReplyBytes);
+    return this.withinMemory(size, id, this.heldNow(HELD_CHECK_MS, adding) + adding, this.smallReplyLimit);
   }
 
   /**
@@ -428,9 +429,9 @@ export class ZmqServer {
     return bytes;
   }
 
-  /** null (a reply of `size` bytes may go), or UNAVAILABLE in its place while the buffers, with it, would hold more than `limit`. */
+  /** null (a reply of `size` bytes may go), or UNAVAILABLE in its place while the buffers, with it (`held`), would hold more than `limit`. */
   private withinMemory(size: number, id: unknown, held: number, limit: number): Buffer | null {
-    if (held + size <= limit) return null;
+    if (held <= limit) return null;
     const mib = (n: number) => Math.round(n / 1024 ** 2);
     // One line a second at most: a flood of refusals must not become a flood of log lines.
     this.refused.count++;
