@@ -48,6 +48,31 @@ describe("plots of extreme but valid data", () => {
   }, 120_000);
 });
 
+describe("search spaces at the edges of a double", () => {
+  it("keeps a float stepped by a subnormal on its grid (its high was stored as 0, below its low, and 0 handed out)", async () => {
+    const space = { c: { type: "float", low: 5e-324, high: 2e-323, step: 5e-324 }, d: { type: "float", low: 1e-320, high: 1e-319, step: 3e-321 } };
+    for (const strategy of ["random", { name: "tpe", options: { n_startup_trials: 0 } }, "qmc"]) {
+      const name = `subnormal-step-${typeof strategy === "string" ? strategy : strategy.name}`;
+      const { study } = await client.call("create_study", { name, space, strategy, seed: 3 });
+      expect(study.space.c).toEqual({ type: "float", low: 5e-324, high: 2e-323, step: 5e-324 });
+      expect(study.space.d.high).toBeGreaterThanOrEqual(study.space.d.low);
+      for (let k = 0; k < 6; k++) {
+        const a = await client.call("ask", { study: name });
+        for (const p of ["c", "d"] as const) {
+          const v = a.trial.params[p] as number;
+          const d = study.space[p] as { low: number; high: number; step: number };
+          expect(v, `${name} ${p}`).toBeGreaterThanOrEqual(d.low);
+          expect(v, `${name} ${p}`).toBeLessThanOrEqual(d.high);
+          const steps = (v - d.low) / d.step;
+          expect(Math.abs(steps - Math.round(steps)), `${name} ${p}=${v} on the grid`).toBeLessThan(1e-6);
+        }
+        await client.call("tell", { study: name, trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: k });
+      }
+    }
+    await stillServing();
+  }, 120_000);
+});
+
 describe("a chart renderer that dies", () => {
   /** The plot renderer's process: the server's child running plot-worker.js. */
   function rendererPids(): number[] {

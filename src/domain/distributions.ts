@@ -244,9 +244,13 @@ export function formatZodError(err: z.ZodError): string {
 
 function roundToStep(v: number, low: number, step: number): number {
   const k = Math.round((v - low) / step);
+  const exact = low + k * step;
   // Limit float noise (0.1 + 2*0.1 = 0.30000000000000004) to what the step can express.
   const decimals = Math.min(15, Math.max(0, -Math.floor(Math.log10(step)) + 6));
-  return Number((low + k * step).toFixed(decimals));
+  const rounded = Number(exact.toFixed(decimals));
+  // toFixed keeps at most 15 decimals: below that a step's grid point was rounded away (a float from
+  // 5e-324 to 2e-323 by 5e-324 was stored with high 0, below its low, and handed out 0).
+  return Math.abs(rounded - exact) <= step * 1e-6 ? rounded : exact;
 }
 
 /** Deep equality of two (validated) distributions. */
