@@ -1,0 +1,225 @@
+// Adversarial sweep of well-formed but extreme requests through a real `tuneport serve`: every
+// built-in strategy and scheduler, over degenerate and extreme search spaces (low == high, ints near
+// 2^53 and across 2^31, log floats from 1e-300 to 1e300, subnormal spans, steps that do not divide
+// the range, 1 and 5,000 choices, mixed-type choices, 0 and 120 parameters, define-by-run with a
+// conditional parameter), extreme results (±1e308, subnormals, -0, all equal, FAIL/PRUNED only, one
+// COMPLETE among FAILs, constraints at 1e308), reports at huge steps, repeated and out of order, 1
+// and 5 objectives, and options at their declared extremes; several trials pending at once.
+//
+// Checks every reply: never INTERNAL, never a hang (60 s per request), never a server exit;
+// proposals (ask, suggest, update decisions) inside the declared space (ints integral, on the step,
+// a categorical value one of the choices); and after each case every read (get_study, trials, best,
+// best_trials, param_importances, study_summary, query_trials, a plot) still answers.
+//
+// Usage: node bench/hostile-sweep.mjs [--seed N] [--cases N] [--trials N] [--only STRATEGY]
+//        [--plots] [--keep] [--verbose]
+// (--verbose prints every refusal, which the counts only tally; --keep leaves the studies in place;
+// SIGINT ends the sweep after the case under way and prints what it ran.)
+// Needs `npm run build` (runs dist/cli/main.js). BENCH_PORTS=LO-HI picks its port. Exits 1 when a
+// check failed, printing each failure with the case that made it (seed and case number reproduce it).
+import "./help.mjs";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CASE_SPACES, SCHEDULERS, STRATEGIES, VALUE_MODES, inSpace, rawReplyClient, seeded } from "./hostile-sweep-cases.mjs";
+import { freePort, listening } from "./serve-process.mjs";
+
+const arg = (name, dflt) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : dflt;
+};
+const seed = Number(arg("seed", "1"));
+const nCases = Number(arg("cases", "200"));
+const nTrials = Number(arg("trials", "24"));
+const only = arg("only", "");
+const plots = process.argv.includes("--plots");
+const keep = process.argv.includes("--keep");
+const verbose = process.argv.includes("--verbose");
+
+const dir = mkdtempSync(join(tmpdir(), "hostile-sweep-"));
+const port = await freePort();
+const endpoint = `tcp://127.0.0.1:${port}`;
+const proc = spawn(process.execPath, ["dist/cli/main.js", "serve", "--storage", join(dir, "sweep.db"), "--bind", endpoint, "--log-format", "json"], {
+  stdio: ["ignore", "pipe", "pipe"],
+});
+let stderr = "";
+proc.stderr.on("data", (d) => (stderr += d));
+await listening(proc);
+const client = rawReplyClient(endpoint, 60_000);
+await client.request("hello", { versions: [1] });
+
+const failures = [];
+const counts = new Map(); // "strategy|scheduler" -> {cases, created, asks, errors: {code: n}}
+const rnd = seeded(seed);
+const pick = (xs) => xs[Math.floor(rnd() * xs.length)];
+
+function fail(ctx, what) {
+  failures.push(`${ctx}: ${what}`);
+  process.stderr.write(`FAIL ${ctx}: ${what}\n`);
+}
+
+/** Sends one request; records INTERNAL, a hang and a dead server as failures; returns the reply or null. */
+async function req(ctx, tally, op, args) {
+  let r;
+  try {
+    r = await client.request(op, args);
+  } catch (e) {
+    fail(ctx, `${op} hung or the socket failed: ${e.message}`);
+    return null;
+  }
+  if (proc.exitCode !== null || proc.signalCode !== null) {
+    fail(ctx, `server exited (${proc.exitCode ?? proc.signalCode}) after ${op}: ${stderr.slice(-2000)}`);
+    throw new Error("server gone");
+  }
+  if (!r.ok) {
+    tally.errors[`${op}:${r.error.code}`] = (tally.errors[`${op}:${r.error.code}`] ?? 0) + 1;
+    if (verbose) process.stderr.write(`${ctx}: ${op} -> ${r.error.code} ${r.error.message.slice(0, 300)}\n`);
+    if (r.error.code === "INTERNAL" || r.error.code === "MALFORMED_MESSAGE") fail(ctx, `${op} -> ${r.error.code} ${r.error.message}`);
+  }
+  return r;
+}
+
+function checkParams(ctx, space, params, where) {
+  for (const [name, d] of Object.entries(space)) {
+    if (!(name in params)) continue;
+    const why = inSpace(d, params[name]);
+    if (why) fail(ctx, `${where}: ${name}=${params[name]} outside ${JSON.stringify(d)}: ${why}`);
+  }
+}
+
+async function runCase(k) {
+  const strategy = only || pick(STRATEGIES);
+  const sc = pick(SCHEDULERS);
+  const sp = pick(CASE_SPACES);
+  const vm = pick(VALUE_MODES);
+  const nObj = strategy === "nsga2" || strategy === "ehvi" || strategy === "parego" ? pick([1, 2, 5]) : pick([1, 1, 1, 2, 5]);
+  const scheduler = nObj > 1 ? null : sc.make(rnd);
+  const strat = STRATEGIES_OPTIONS(strategy);
+  const space = sp.make(rnd);
+  const name = `c${k}-${strategy}-${sc.name}-${sp.name}-${vm.name}`;
+  const ctx = `seed ${seed} case ${k} ${name} obj=${nObj} strat=${JSON.stringify(strat)} sched=${JSON.stringify(scheduler)}`;
+  const key = `${strategy}|${scheduler ? sc.name : "none"}`;
+  const tally = counts.get(key) ?? { cases: 0, created: 0, asks: 0, errors: {} };
+  counts.set(key, tally);
+  tally.cases++;
+  const create = await req(ctx, tally, "create_study", {
+    name,
+    space,
+    strategy: strat,
+    ...(scheduler ? { scheduler } : {}),
+    directions: Array.from({ length: nObj }, (_, i) => (i % 2 ? "maximize" : "minimize")),
+    seed: Math.floor(rnd() * 2 ** 32),
+    lease_ttl_s: 600, // slow asks at the options' extremes must not expire the pending trials' leases
+    ...(scheduler ? { max_resource: 1e6 } : {}),
+  });
+  if (!create?.ok) return;
+  tally.created++;
+  const stored = create.result.study.space; // normalised (an int high lowered onto its step)
+  const pendingMax = pick([1, 3, 8]);
+  const pending = [];
+  let told = 0;
+  const values = vm.values(rnd, nTrials);
+  while (told < nTrials) {
+    while (pending.length < pendingMax && told + pending.length < nTrials) {
+      const a = await req(ctx, tally, "ask", { study: name });
+      if (!a?.ok) break;
+      tally.asks++;
+      checkParams(ctx, stored, a.result.trial.params, `ask #${a.result.trial.number}`);
+      pending.push(a.result);
+    }
+    if (pending.length === 0) break;
+    const a = pending.splice(Math.floor(rnd() * pending.length), 1)[0];
+    const at = { study: name, trial: a.trial.number, token: a.lease.token };
+    const params = { ...a.trial.params };
+    if (sp.dbr) await sp.dbr(rnd, async (pname, distribution) => {
+      const r = await req(ctx, tally, "suggest", { ...at, name: pname, distribution });
+      if (r?.ok) {
+        const why = inSpace(distribution, r.result.value);
+        if (why) fail(ctx, `suggest ${pname}=${r.result.value} outside ${JSON.stringify(distribution)}: ${why}`);
+        params[pname] = r.result.value;
+      }
+      return r?.ok ? r.result.value : undefined;
+    });
+    const v = values[told] ?? 0;
+    let pruned = false;
+    for (const [step, value] of vm.reports(rnd, v)) {
+      const data = strategy === "hypergradient" ? { hypergradients: Object.fromEntries(Object.keys(params).map((p) => [p, pick([1e308, -1e-310, 0, -0, 1e154, 3])])) } : undefined;
+      const r = await req(ctx, tally, "report", { ...at, step, value, ...(data ? { data } : {}) });
+      if (r?.ok) {
+        const d = r.result.decision;
+        if (d.action === "update") checkParams(ctx, stored, d.params, `update #${a.trial.number}`);
+        if (d.action === "prune") {
+          pruned = true;
+          break;
+        }
+      }
+    }
+    const outcome = pruned ? { state: "PRUNED" } : vm.tell(rnd, v, told, nObj);
+    await req(ctx, tally, "tell", { ...at, ...outcome });
+    told++;
+  }
+  for (const a of pending) await req(ctx, tally, "tell", { study: name, trial: a.trial.number, token: a.lease.token, state: "FAIL" });
+  const reads = [
+    ["get_study", { study: name }],
+    ["trials", { study: name, limit: 5000 }],
+    ["trials", { study: name, order_by: "value", limit: 10 }],
+    ["best", { study: name }],
+    ["best_trials", { study: name, history: true }],
+    ["param_importances", { study: name }],
+    ["study_summary", { study: name }],
+    ["query_trials", { study: name, sort: "value", limit: 20 }],
+  ];
+  if (plots || k % 10 === 0) reads.push(["plot", { study: name, kind: pick(["history", "slice", "parallel", "contour", "edf", "importances", "intermediate"]) }]);
+  if (nObj > 1 && (plots || k % 10 === 0)) reads.push(["plot", { study: name, kind: "pareto_front" }]);
+  for (const [op, args] of reads) {
+    const r = await req(ctx, tally, op, args);
+    if (r && !r.ok && op !== "best_trials" && op !== "plot") fail(ctx, `read ${op} refused: ${r.error.code} ${r.error.message}`);
+  }
+  if (!keep) await req(ctx, tally, "delete_study", { study: name });
+}
+
+/** The options of `strategy`, at their declared extremes now and then. */
+function STRATEGIES_OPTIONS(strategy) {
+  const extremes = {
+    tpe: [{ n_startup_trials: 0 }, { n_ei_candidates: 100000, n_startup_trials: 1 }, { n_ei_candidates: 1, multivariate: false, consider_endpoints: true, prior_weight: 1e-300 }, { startup: "qmc", constant_liar: false, prior_weight: 1e300 }],
+    gp: [{ nStartupTrials: 1 }, { nStartupTrials: 1, nCandidates: 1, nLocalSearches: 0, maxFitIterations: 1, outputTransform: "copula" }, { nStartupTrials: 2, outputTransform: "yeo-johnson", maxModelTrials: 10, maxFitTrials: 10, eiXi: 10 }],
+    cmaes: [{ popsize: 2 }, { popsize: 2, sigma0: 1 }, { sigma0: 1e-300 }],
+    pbt: [{ population_size: 2 }, { population_size: 2, perturbation_interval: 1e-300, quantile_fraction: 0.5 }, { population_size: 2, perturbation_factors: [1e-300, 1e300], resample_probability: 1 }],
+    pb2: [{ population_size: 2 }, { population_size: 2, perturbation_interval: 1e-300, quantile_fraction: 0.5 }],
+    nsga2: [{ population_size: 2 }, { population_size: 2, mutation_prob: 1, crossover_prob: 1, swapping_prob: 1 }, { mutation_prob: 0, crossover_prob: 0 }],
+    parego: [{ rho: 0 }, { rho: 1, scalarization: "hypervolume", weights: "sobol" }],
+    ehvi: [{ nStartupTrials: 1 }, { nStartupTrials: 1, nCandidates: 1, nLocalSearches: 0, referenceMargin: 0 }, { nStartupTrials: 2, acquisition: "hedge", referenceMargin: 10 }],
+    qmc: [{ scramble: false }, { scramble: false, skip_first: true }],
+    grid: [{ points_per_dim: 2 }, { points_per_dim: 1000 }],
+    auto: [{ gp_until: 0 }, { tpe_from_dim: 1 }, { portfolio_window: 1, portfolio_floor: 0.5, portfolio_temperature: 1e-300 }, { mo_nsga2_from: 0 }],
+    hypergradient: [{ step_rule: "adam", lr: 1, max_step: 1 }, { step_rule: "hd-m", hd_beta: 100 }, { base: "tpe", trajectory_limit: 4 }],
+  };
+  const list = extremes[strategy];
+  if (!list || rnd() < 0.3) return strategy;
+  return { name: strategy, options: pick(list) };
+}
+
+const t0 = Date.now();
+try {
+  let stop = false;
+  process.once("SIGINT", () => (stop = true)); // ends after the case under way, with the counts so far
+  for (let k = 0; k < nCases && !stop; k++) {
+    await runCase(k);
+    process.stderr.write(`case ${k} done (${((Date.now() - t0) / 1000).toFixed(0)} s, ${failures.length} failures)\n`);
+  }
+} catch (e) {
+  fail("sweep", e.stack ?? String(e));
+}
+const hello = await client.request("hello", { versions: [1] }).catch((e) => ({ ok: false, error: { message: e.message } }));
+if (!hello.ok) fail("end", `server no longer answers hello: ${hello.error.message}`);
+client.close();
+proc.kill("SIGTERM");
+await new Promise((r) => (proc.exitCode !== null || proc.signalCode !== null ? r() : proc.once("exit", r)));
+rmSync(dir, { recursive: true, force: true });
+
+const rows = [...counts.entries()].sort();
+for (const [key, t] of rows) console.log(`${key.padEnd(30)} cases ${String(t.cases).padStart(3)} created ${String(t.created).padStart(3)} asks ${String(t.asks).padStart(5)}  ${JSON.stringify(t.errors)}`);
+console.log(`seed ${seed}: ${[...counts.values()].reduce((n, t) => n + t.cases, 0)} cases in ${((Date.now() - t0) / 1000).toFixed(0)} s, ${failures.length} failures`);
+for (const f of failures) console.log(`FAIL ${f}`);
+process.exit(failures.length ? 1 : 0);
