@@ -6,6 +6,7 @@
  */
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { Packr } from "msgpackr";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ServerProcess, TestClient, startServer, stopServers, tempDir } from "./helpers.js";
 
@@ -71,6 +72,24 @@ describe("search spaces at the edges of a double", () => {
     }
     await stillServing();
   }, 120_000);
+});
+
+describe("data whose keys are the names of JavaScript's own hooks", () => {
+  it("stores and returns user attributes named constructor and toJSON (their change's reply failed to pack: INTERNAL)", async () => {
+    await client.call("create_study", { name: "hook-keys", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "random", seed: 1 });
+    const attrs = { constructor: "resnet", toJSON: "yes", inner: { constructor: 1, toJSON: [2] } };
+    // Packed here by a packer of its own (as Python's msgpack sends such keys), not by the codec under test.
+    const own = new Packr({ useRecords: false, useToJSON: false });
+    const send = (id: string, args: Record<string, unknown>) => client.raw(own.pack({ v: 1, id, op: "set_user_attrs", ...args }), id);
+    const set = await send("hook-1", { study: "hook-keys", attrs });
+    expect(set.ok, JSON.stringify(set)).toBe(true);
+    const a = await client.call("ask", { study: "hook-keys" });
+    const onTrial = await send("hook-2", { study: "hook-keys", trial: a.trial.number, attrs });
+    expect(onTrial.ok, JSON.stringify(onTrial)).toBe(true);
+    const { study } = await client.call("get_study", { study: "hook-keys" });
+    expect(study.user_attrs).toMatchObject(attrs);
+    await stillServing();
+  }, 60_000);
 });
 
 describe("a chart renderer that dies", () => {

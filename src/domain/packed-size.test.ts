@@ -20,6 +20,8 @@ describe("packedSize", () => {
     values.push({ a: undefined, b: [null, { c: "d" }], "1": 2, "": "" }, { trial: { params: { x: 0.25 }, intermediate: [[1, 0.5]] } });
     // Keys a client may choose that name the properties msgpackr looks up (see the toJSON case below).
     values.push({ constructor: "resnet", x: 1 }, { constructor: { constructor: [] }, toJSON: 0 }, { toJSON: "x" }, { constructor: null, __proto: 1 });
+    // Both: msgpackr called the toJSON (not a function: it threw) until the profile turned toJSON off.
+    values.push({ constructor: 1, toJSON: 1 }, { constructor: "resnet", toJSON: "yes", inner: { constructor: 1, toJSON: [2] } });
     for (const v of values) expect([v, packedSize(v)]).toEqual([v, packed(v)]);
   });
 
@@ -32,8 +34,7 @@ describe("packedSize", () => {
   });
 
   it("measures nothing it does not mirror: the caller packs those", () => {
-    // The last: msgpackr calls a toJSON that is not a function, and throws.
-    for (const v of [new Date(0), new Map([[1, 2]]), new Set([1]), 1n, new Float64Array(2), { when: new Date(0) }, [new Map()], new (class X {})(), Object.create(null), { constructor: 1, toJSON: 1 }])
+    for (const v of [new Date(0), new Map([[1, 2]]), new Set([1]), 1n, new Float64Array(2), { when: new Date(0) }, [new Map()], new (class X {})(), Object.create(null)])
       expect(packedSize(v)).toBe(UNMEASURED);
   });
 });

@@ -10,7 +10,7 @@
  *
  * Mirrors msgpackr 2 (pack.js) with WIRE_PACK_OPTIONS for the values replies are made of: plain
  * objects (`Object.keys` order, every key a str, map heads sized to the count; one whose own key
- * "constructor" hides Object as well, without a toJSON), arrays, strings
+ * "constructor" hides Object as well: the profile never calls a `toJSON`), arrays, strings
  * (UTF-8, a lone surrogate as U+FFFD: 3 bytes, heads sized to the bytes), numbers (ints of 32 bits
  * or less in their smallest form, fixints up to 127; every other number a float 64), booleans,
  * null and undefined (nil), and Buffers and Uint8Arrays (bin). Any other value (a Date, a Map, a
@@ -80,8 +80,8 @@ export function packedSize(value: unknown): number {
         return total;
       }
       // A plain object whose own key "constructor" (a client's user attribute, say) hides Object is
-      // packed as a map too, by msgpackr's fallback: unless it has a toJSON, which msgpackr calls.
-      if (ctor === Object || (ctor !== Map && Object.getPrototypeOf(value) === Object.prototype && !(value as { toJSON?: unknown }).toJSON)) {
+      // packed as a map too, by msgpackr's fallback (WIRE_PACK_OPTIONS' useToJSON: false: a key "toJSON" is data).
+      if (ctor === Object || (ctor !== Map && Object.getPrototypeOf(value) === Object.prototype)) {
         const o = value as Record<string, unknown>;
         const keys = Object.keys(o);
         let total = head(keys.length, 0x10);

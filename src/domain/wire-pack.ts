@@ -6,7 +6,13 @@
  */
 import type { Options } from "msgpackr";
 
-export const WIRE_PACK_OPTIONS: Options = { useRecords: false, moreTypes: false, encodeUndefinedAsNil: true, variableMapSize: true };
+/**
+ * `useToJSON: false`: msgpackr calls a value's `toJSON` when its `constructor` is not Object, so a
+ * client's user attributes `{constructor: "resnet", toJSON: "yes"}` (keys of its data, which Python
+ * sends as any others) made every reply holding them throw "toJSON is not a function": the change
+ * was answered INTERNAL. Replies are plain data; nothing in them has a toJSON to call.
+ */
+export const WIRE_PACK_OPTIONS: Options = { useRecords: false, moreTypes: false, encodeUndefinedAsNil: true, variableMapSize: true, useToJSON: false };
 
 /**
  * A map whose last value is already packed: `withNil` is the map packed with nil as its last value,
