@@ -95,6 +95,8 @@ class Client:
         self._closed = False
         self._close_lock = threading.RLock()
         """Held through ``close``: a second thread's call waits for the first instead of running beside it."""
+        self._close_interrupted = False
+        """A close was interrupted (Ctrl-C): the next one waits for nothing."""
         self._pid = os.getpid()
         """The process that opened the client: ZeroMQ sockets do not survive a fork."""
         self._background: _Background | None = None
@@ -494,7 +496,15 @@ class Client:
         are dropped with a warning naming their trial and steps. A report made while it closes is
         sent, named so, or refused with ClientClosedError. Open trials are not told: their leases
         run out on the server. Idempotent: called by another thread while one closes, it waits for
-        that one and returns."""
+        that one and returns.
+
+        Called from the client's background thread itself (a logging handler that one of its warnings
+        runs, a callback it calls), it waits for nothing: the reports still queued are named as not
+        sent, the thread stops once that handler returns, and it terminates the ZeroMQ context as it
+        exits (the sockets of other threads must be closed by then, as for any close). While another
+        thread closes the client, it returns at once. Interrupted (Ctrl-C while it waits), the
+        background thread is stopped all the same and what was not sent is named: the next
+        ``close()`` (the exit's) waits for nothing and sends and names nothing again."""
         if self._closed:
             return
         if self._pid != os.getpid():
@@ -506,6 +516,17 @@ class Client:
         # Two threads closing at once (a daemon thread leaving its with-block while the main thread's
         # exit closes every client) both terminated the ZeroMQ context, the second inside the
         # first's zmq_ctx_term: libzmq aborted the process (signaler.cpp assertion) or hung it.
+        background = self._background
+        if background is not None and background.on_thread():
+            # It cannot wait for the thread that closes the client: that one stops it.
+            if not self._close_lock.acquire(blocking=False):
+                return
+            try:
+                if not self._closed:
+                    self._close()
+            finally:
+                self._close_lock.release()
+            return
         with self._close_lock:
             if not self._closed:
                 self._close()
@@ -514,16 +535,22 @@ class Client:
         """``close``, in the one thread that closes."""
         # One deadline for every wait below: each had the whole timeout, and a call under way in
         # another thread then a queue the thread had not sent made close take twice the timeout.
-        deadline = time.monotonic() + self._channel.timeout
         background = self._background
-        if background is not None:
-            background.closing(deadline)
+        # After an interrupted close (Ctrl-C), or on the background thread, it waits for nothing.
+        hurry = self._close_interrupted or (background is not None and background.on_thread())
+        deadline = time.monotonic() + (0.0 if hurry else self._channel.timeout)
         try:
-            self._queue_put_aside(deadline)
-        finally:
             if background is not None:
-                background.closing(None)  # interrupted (Ctrl-C), the client stays open: no deadline left behind
-        ended = self._background.stop(deadline) if self._background is not None else True
+                background.closing(deadline)
+            try:
+                self._queue_put_aside(deadline)
+            finally:
+                if background is not None:
+                    background.closing(None)  # interrupted (Ctrl-C), the client stays open: no deadline left behind
+            ended = background.stop(deadline) if background is not None else True
+        except BaseException:
+            self._close_interrupted = True
+            raise
         self._closed = True
         for trial in self.open_trials():
             # Put aside since, or behind a call still under way: never sent, and said so (they were
@@ -721,6 +748,10 @@ class _Background:
         with self._cond:
             return next((job.seq for job in reversed(self._queue) if not job.abandoned), 0)
 
+    def on_thread(self) -> bool:
+        """True when called from the background thread itself (a logging handler or a callback it runs)."""
+        return threading.current_thread() is self._thread
+
     def stop(self, deadline: float | None = None) -> bool:
         """Stops the thread, first waiting until ``deadline`` (monotonic; None: not at all) for the
         queued reports to be sent, those queued meanwhile included. The queue is looked at a last
@@ -730,32 +761,56 @@ class _Background:
         exit until the deadline, STOP_GRACE_S at least. False when the thread is still in a request
         then (a report waiting out an outage of the server, up to its outage budget): it ends when
         that request does, and closing the client does not wait for it (a Ctrl-C'd script exits
-        instead of waiting out the outage)."""
-        drained = True
-        with self._cond:
-            if self._started and deadline is not None:
-                self._cond.notify_all()  # a polling thread (REPORT_POLL_S) looks at its queue now
-                drained = self._cond.wait_for(
-                    lambda: self._done >= self._last_wanted() or not self._thread.is_alive(),
-                    max(0.0, deadline - time.monotonic()),
-                )
-            self._stop.set()
-            self._cond.notify_all()
-            sending = self._sending
-            unsent = [job for job in self._queue if job is not sending and not job.abandoned]
-        if unsent:
-            log.warning("client closed with %d non-blocking report(s) not sent (%s)", len(unsent), _named(unsent))
-        if not drained and sending is not None and not sending.abandoned:
-            log.warning("client closed with a non-blocking report still in flight (%s): the background thread goes on with it", _named([sending]))
-        if self._started:
+        instead of waiting out the outage).
+
+        Called from the thread itself, it waits for nothing (the thread would wait for itself: the
+        whole deadline, then ``join`` raised RuntimeError) and returns False: the thread ends once
+        the handler or callback that called it returns. Interrupted while it waits (Ctrl-C), the
+        thread is stopped all the same and the reports not sent are named: a second call (the exit's
+        ``close``) waits for nothing but the thread's exit grace, and names nothing again."""
+        own = self.on_thread()
+        drained, interrupted = True, True
+        again, sending, unsent, flying = True, None, [], None
+        try:
+            with self._cond:
+                again = self._stop.is_set()  # stopped already (an interrupted close): its reports were named then
+                try:
+                    if self._started and deadline is not None and not own and not again:
+                        self._cond.notify_all()  # a polling thread (REPORT_POLL_S) looks at its queue now
+                        drained = self._cond.wait_for(
+                            lambda: self._done >= self._last_wanted() or not self._thread.is_alive(),
+                            max(0.0, deadline - time.monotonic()),
+                        )
+                    interrupted = False
+                finally:
+                    # In the same hold of the lock as the last look, even when interrupted (Ctrl-C).
+                    self._stop.set()
+                    self._cond.notify_all()
+                    sending = self._sending
+                    # Those behind a report that waited out an outage were named as dropped then (``_send_report``).
+                    dropped = self._dropped_through if self._drop_error is not None else 0
+                    unsent = [job for job in self._queue if job is not sending and not job.abandoned and job.seq > dropped]
+                    flying = sending if sending is not None and sending.seq > dropped else None  # given up on: not in flight
+        finally:
+            if not again:
+                self._warn_unsent(unsent, flying, in_flight=interrupted or not drained)
+        if self._started and not own:
             # After a drain that ran out, the thread is waiting out an outage: do not wait for it
             # again (a script's exit took 17.6 s with a 10 s timeout). Nor for an abandoned report
             # still in flight (Ctrl-C while the server does not answer).
-            busy = not drained or (sending is not None and sending.abandoned)
+            busy = again or not drained or (sending is not None and sending.abandoned)
             left = 0.0 if busy or deadline is None else deadline - time.monotonic()
             self._thread.join(max(STOP_GRACE_S, left))
             return not self._thread.is_alive()
-        return True
+        return not (self._started and own)
+
+    @staticmethod
+    def _warn_unsent(unsent: list[_PendingReport], sending: _PendingReport | None, *, in_flight: bool) -> None:
+        """``stop``'s warnings: the reports it leaves unsent, and the one still in flight."""
+        if unsent:
+            log.warning("client closed with %d non-blocking report(s) not sent (%s)", len(unsent), _named(unsent))
+        if in_flight and sending is not None and not sending.abandoned:
+            log.warning("client closed with a non-blocking report still in flight (%s): the background thread goes on with it", _named([sending]))
 
     def term_context_when_done(self) -> bool:
         """The client closed while the thread is still in a request: the thread terminates the
@@ -860,7 +915,8 @@ class _Background:
                 with self._cond:
                     self._dropped_through = self._queued
                     self._drop_error = err
-                    behind = sum(1 for j in self._queue if j.seq > job.seq and not j.abandoned)
+                    # Once ``stop`` looked at the queue, its warning named them: not counted again here.
+                    behind = 0 if self._stop.is_set() else sum(1 for j in self._queue if j.seq > job.seq and not j.abandoned)
                 if behind:
                     why = "'s disk stayed full" if full else " is unreachable"
                     log.warning("the server%s: %d queued non-blocking report(s) dropped", why, behind)
