@@ -1,10 +1,15 @@
 // How many bytes of heap a request frame costs once decoded, per byte of frame, by shape; and the
 // CPU to refuse it (scanFrame) vs to decode it. node --expose-gc bench/decode-multiple.mjs [MiB]
+import "./help.mjs";
 import { Packr } from "msgpackr";
 import { decode } from "../dist/transports/zmq/codec.js";
 import { scanFrame } from "../dist/transports/zmq/msgpack-scan.js";
 
 const mib = Number(process.argv[2] ?? 1);
+if (!(mib > 0 && mib <= 64)) {
+  console.error("usage: node --expose-gc bench/decode-multiple.mjs [MiB, a number in (0, 64], default 1]");
+  process.exit(2);
+}
 const packr = new Packr({ useRecords: false, variableMapSize: true });
 const n = (bytesPer) => Math.floor((mib * 1024 * 1024 - 64) / bytesPer);
 const shape = {
