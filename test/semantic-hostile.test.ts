@@ -47,6 +47,22 @@ describe("plots of extreme but valid data", () => {
     }
     await stillServing();
   }, 120_000);
+
+  it("draws learning curves reported at subnormal steps (a PBT perturbation_interval of 5e-324; the chart failed INTERNAL)", async () => {
+    // bench/hostile-sweep.mjs --focus pb2 found it: vega's ticks threw on the step axis from 0 to 1e-323.
+    for (const [name, steps] of [["subnormal-steps", [5e-324, 1e-323, 1.5e-323]], ["one-subnormal-step", [5e-324]]] as const) {
+      await client.call("create_study", { name, space: { x: { type: "float", low: 0, high: 1 } }, strategy: "random", seed: 1 });
+      for (let k = 0; k < 3; k++) {
+        const a = await client.call("ask", { study: name });
+        for (const [i, step] of steps.entries()) await client.call("report", { study: name, trial: a.trial.number, token: a.lease.token, step, value: k + i });
+        await client.call("tell", { study: name, trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: k });
+      }
+      const r = await client.request("plot", { study: name, kind: "intermediate_values" });
+      expect(r.ok, `${name}: ${r.error?.message}`).toBe(true);
+      expect(r.result.width, name).toBeGreaterThan(300);
+    }
+    await stillServing();
+  }, 120_000);
 });
 
 describe("search spaces at the edges of a double", () => {

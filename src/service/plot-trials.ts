@@ -20,12 +20,14 @@ import {
   WIDTH,
   baseSpec,
   clampTo,
+  drawableScale,
   drawnValue,
   robustRange,
   sampleNote,
   sampleTrials,
 } from "./plot-scales.js";
 import type { StudyView, TrialView } from "./views.js";
+import { maxOf } from "../math/extremes.js";
 
 /**
  * Most trials drawn as points in the history; more are sampled (best and evenly spaced, every
@@ -171,6 +173,11 @@ export function intermediateSpec(study: StudyView, trials: readonly TrialView[],
   const range = robustRange(rows.map((r) => r.value), { log });
   for (const r of rows) r.y = clampTo(range, r.value);
   const integerSteps = rows.every((r) => Number.isInteger(r.step));
+  // Steps that all lie below ~1e-290 (a PBT perturbation_interval of 5e-324): vega's ticks threw on
+  // the axis from 0 as they did on subnormal values, and the chart failed INTERNAL; drawn as one step.
+  const lastStep = maxOf(rows.map((r) => r.step));
+  const stepAxis = drawableScale(0, lastStep);
+  const stepScale = lastStep > 0 && stepAxis.domain[1] !== lastStep ? { scale: stepAxis } : {};
   const present = STATE_ORDER.filter((s) => sample.trials.some((t) => t.state === s));
   const caption =
     `Learning curves of '${study.name}': intermediate values by step for ${plural(sample.trials.length, "trial")}; colour = the trial's state` +
@@ -186,7 +193,7 @@ export function intermediateSpec(study: StudyView, trials: readonly TrialView[],
       data: { values: rows },
       mark: { type: "line", opacity: 0.7, strokeWidth: 1.2, ...(rows.length <= MAX_MARKED_POINTS ? { point: { size: 14 } } : {}) },
       encoding: {
-        x: { field: "step", type: "quantitative", title: "step", ...(integerSteps ? { axis: { tickMinStep: 1, format: "d" } } : {}) },
+        x: { field: "step", type: "quantitative", title: "step", ...stepScale, ...(integerSteps ? { axis: { tickMinStep: 1, format: "d" } } : {}) },
         y: { field: "y", type: "quantitative", title: "intermediate value", scale: yScale(range, log) },
         detail: { field: "trial", type: "nominal" },
         color: { field: "state", type: "nominal", title: "state", scale: { domain: present, range: present.map((s) => STATE_COLOURS[s]) } },
