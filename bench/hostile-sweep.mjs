@@ -12,7 +12,10 @@
 // best_trials, param_importances, study_summary, query_trials, a plot) still answers.
 //
 // Usage: node bench/hostile-sweep.mjs [--seed N] [--cases N] [--trials N] [--only STRATEGY]
-//        [--plots] [--keep] [--verbose]
+//        [--focus pbt,pb2,bohb,asha] [--plots] [--keep] [--verbose]
+// (--focus sweeps only the named population and multi-fidelity plug-ins, each with options it
+// accepts, so most cases pass create_study and run many asks and reports on the plug-in's own marks
+// with hostile intermediate values, FAIL/PRUNED mid-run and up to 16 pending: hostile-sweep-focus.mjs)
 // (--verbose prints every refusal, which the counts only tally; --keep leaves the studies in place;
 // SIGINT ends the sweep after the case under way and prints what it ran.)
 // Needs `npm run build` (runs dist/cli/main.js). BENCH_PORTS=LO-HI picks its port. Exits 1 when a
@@ -23,6 +26,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CASE_SPACES, SCHEDULERS, STRATEGIES, VALUE_MODES, inSpace, rawReplyClient, seeded } from "./hostile-sweep-cases.mjs";
+import { FOCUS_NAMES, focusCase } from "./hostile-sweep-focus.mjs";
 import { freePort, listening } from "./serve-process.mjs";
 
 const arg = (name, dflt) => {
@@ -33,6 +37,8 @@ const seed = Number(arg("seed", "1"));
 const nCases = Number(arg("cases", "200"));
 const nTrials = Number(arg("trials", "24"));
 const only = arg("only", "");
+const focus = arg("focus", "") ? arg("focus", "").split(",") : [];
+for (const f of focus) if (!FOCUS_NAMES.includes(f)) throw new Error(`--focus takes ${FOCUS_NAMES.join(",")}, not ${f}`);
 const plots = process.argv.includes("--plots");
 const keep = process.argv.includes("--keep");
 const verbose = process.argv.includes("--verbose");
@@ -46,11 +52,13 @@ const proc = spawn(process.execPath, ["dist/cli/main.js", "serve", "--storage", 
 let stderr = "";
 proc.stderr.on("data", (d) => (stderr += d));
 await listening(proc);
+let log = ""; // the server's latest log lines (its errors' stack traces), for a failure's message
+proc.stdout.on("data", (d) => (log = (log + d).slice(-3000)));
 const client = rawReplyClient(endpoint, 60_000);
 await client.request("hello", { versions: [1] });
 
 const failures = [];
-const counts = new Map(); // "strategy|scheduler" -> {cases, created, asks, errors: {code: n}}
+const counts = new Map(); // "strategy|scheduler" -> {cases, created, asks, reports (accepted), update, prune (decisions), errors: {op:code: n}}
 const rnd = seeded(seed);
 const pick = (xs) => xs[Math.floor(rnd() * xs.length)];
 
@@ -75,7 +83,8 @@ async function req(ctx, tally, op, args) {
   if (!r.ok) {
     tally.errors[`${op}:${r.error.code}`] = (tally.errors[`${op}:${r.error.code}`] ?? 0) + 1;
     if (verbose) process.stderr.write(`${ctx}: ${op} -> ${r.error.code} ${r.error.message.slice(0, 300)}\n`);
-    if (r.error.code === "INTERNAL" || r.error.code === "MALFORMED_MESSAGE") fail(ctx, `${op} -> ${r.error.code} ${r.error.message}`);
+    if (r.error.code === "INTERNAL" || r.error.code === "MALFORMED_MESSAGE")
+      fail(ctx, `${op} ${JSON.stringify(args).slice(0, 300)} -> ${r.error.code} ${r.error.message}; the server's log ends: ${log}${stderr.slice(-1500)}`);
   }
   return r;
 }
@@ -89,18 +98,20 @@ function checkParams(ctx, space, params, where) {
 }
 
 async function runCase(k) {
-  const strategy = only || pick(STRATEGIES);
-  const sc = pick(SCHEDULERS);
-  const sp = pick(CASE_SPACES);
-  const vm = pick(VALUE_MODES);
-  const nObj = strategy === "nsga2" || strategy === "ehvi" || strategy === "parego" ? pick([1, 2, 5]) : pick([1, 1, 1, 2, 5]);
-  const scheduler = nObj > 1 ? null : sc.make(rnd);
-  const strat = STRATEGIES_OPTIONS(strategy);
+  const fc = focus.length ? focusCase(rnd, pick(focus)) : null;
+  const strategy = fc ? (fc.strategy.name ?? fc.strategy) : only || pick(STRATEGIES);
+  const sc = fc ? { name: fc.scheduler?.name ?? fc.scheduler ?? "none" } : pick(SCHEDULERS);
+  // PBT, PB2 and BOHB need a declared space: a focused case draws one.
+  const sp = pick(fc ? CASE_SPACES.filter((s) => Object.keys(s.make(rnd)).length > 0) : CASE_SPACES);
+  const vm = fc ? fc.vm : pick(VALUE_MODES);
+  const nObj = fc ? 1 : strategy === "nsga2" || strategy === "ehvi" || strategy === "parego" ? pick([1, 2, 5]) : pick([1, 1, 1, 2, 5]);
+  const scheduler = fc ? fc.scheduler : nObj > 1 ? null : sc.make(rnd);
+  const strat = fc ? fc.strategy : STRATEGIES_OPTIONS(strategy);
   const space = sp.make(rnd);
   const name = `c${k}-${strategy}-${sc.name}-${sp.name}-${vm.name}`;
   const ctx = `seed ${seed} case ${k} ${name} obj=${nObj} strat=${JSON.stringify(strat)} sched=${JSON.stringify(scheduler)}`;
   const key = `${strategy}|${scheduler ? sc.name : "none"}`;
-  const tally = counts.get(key) ?? { cases: 0, created: 0, asks: 0, errors: {} };
+  const tally = counts.get(key) ?? { cases: 0, created: 0, asks: 0, reports: 0, update: 0, prune: 0, errors: {} };
   counts.set(key, tally);
   tally.cases++;
   const create = await req(ctx, tally, "create_study", {
@@ -111,46 +122,64 @@ async function runCase(k) {
     directions: Array.from({ length: nObj }, (_, i) => (i % 2 ? "maximize" : "minimize")),
     seed: Math.floor(rnd() * 2 ** 32),
     lease_ttl_s: 600, // slow asks at the options' extremes must not expire the pending trials' leases
-    ...(scheduler ? { max_resource: 1e6 } : {}),
+    ...(scheduler ? { max_resource: fc?.maxResource ?? 1e6 } : {}),
   });
   if (!create?.ok) return;
   tally.created++;
   const stored = create.result.study.space; // normalised (an int high lowered onto its step)
-  const pendingMax = pick([1, 3, 8]);
+  const pendingMax = pick(fc ? [1, 3, 8, 16] : [1, 3, 8]);
   const pending = [];
   let told = 0;
   // TPE's declared maximum of 100,000 candidates costs seconds of CPU per ask (in a worker thread,
   // tpe-strategy.ts offloadFor): a few asks past its start show it, more only slow the sweep.
   const trials = strat.options?.n_ei_candidates === 100000 ? Math.min(nTrials, 6) : nTrials;
   const values = vm.values(rnd, trials);
+  let canAsk = true; // false after a refused ask until the next tell (PBT refuses while every member runs)
   while (told < trials) {
-    while (pending.length < pendingMax && told + pending.length < trials) {
+    while (canAsk && pending.length < pendingMax && told + pending.length < trials) {
       const a = await req(ctx, tally, "ask", { study: name });
-      if (!a?.ok) break;
+      if (!a?.ok) {
+        canAsk = false;
+        break;
+      }
       tally.asks++;
       checkParams(ctx, stored, a.result.trial.params, `ask #${a.result.trial.number}`);
-      pending.push(a.result);
+      pending.push({ a: a.result, queue: null });
     }
     if (pending.length === 0) break;
-    const a = pending.splice(Math.floor(rnd() * pending.length), 1)[0];
+    const i = Math.floor(rnd() * pending.length);
+    const p = pending[i];
+    const a = p.a;
     const at = { study: name, trial: a.trial.number, token: a.lease.token };
-    const params = { ...a.trial.params };
-    if (sp.dbr) await sp.dbr(rnd, async (pname, distribution) => {
-      const r = await req(ctx, tally, "suggest", { ...at, name: pname, distribution });
-      if (r?.ok) {
-        const why = inSpace(distribution, r.result.value);
-        if (why) fail(ctx, `suggest ${pname}=${r.result.value} outside ${JSON.stringify(distribution)}: ${why}`);
-        params[pname] = r.result.value;
-      }
-      return r?.ok ? r.result.value : undefined;
-    });
-    const v = values[told] ?? 0;
+    if (!p.queue) {
+      const params = (p.params = { ...a.trial.params });
+      if (sp.dbr) await sp.dbr(rnd, async (pname, distribution) => {
+        const r = await req(ctx, tally, "suggest", { ...at, name: pname, distribution });
+        if (r?.ok) {
+          const why = inSpace(distribution, r.result.value);
+          if (why) fail(ctx, `suggest ${pname}=${r.result.value} outside ${JSON.stringify(distribution)}: ${why}`);
+          params[pname] = r.result.value;
+        }
+        return r?.ok ? r.result.value : undefined;
+      });
+      p.v = (fc ? values[a.trial.number % values.length] : values[told]) ?? 0;
+      p.queue = vm.reports(rnd, p.v);
+    }
     let pruned = false;
-    for (const [step, value] of vm.reports(rnd, v)) {
-      const data = strategy === "hypergradient" ? { hypergradients: Object.fromEntries(Object.keys(params).map((p) => [p, pick([1e308, -1e-310, 0, -0, 1e154, 3])])) } : undefined;
+    // A focused case interleaves its pending trials one report at a time: PBT ranks and exploits
+    // members mid-run, and rungs fill from several trials at once.
+    for (const [step, value] of fc ? p.queue.splice(0, 1) : p.queue.splice(0)) {
+      const data =
+        strategy === "hypergradient"
+          ? { hypergradients: Object.fromEntries(Object.keys(p.params).map((n) => [n, pick([1e308, -1e-310, 0, -0, 1e154, 3])])) }
+          : fc && (strategy === "pbt" || strategy === "pb2") && rnd() < 0.8
+            ? { checkpoint: `ck/${a.trial.number}/${step}` } // a donor for PBT's exploit
+            : undefined;
       const r = await req(ctx, tally, "report", { ...at, step, value, ...(data ? { data } : {}) });
       if (r?.ok) {
         const d = r.result.decision;
+        tally.reports++;
+        if (d.action !== "continue") tally[d.action]++;
         if (d.action === "update") checkParams(ctx, stored, d.params, `update #${a.trial.number}`);
         if (d.action === "prune") {
           pruned = true;
@@ -158,11 +187,14 @@ async function runCase(k) {
         }
       }
     }
-    const outcome = pruned ? { state: "PRUNED" } : vm.tell(rnd, v, told, nObj);
+    if (!pruned && p.queue.length > 0) continue;
+    pending.splice(i, 1);
+    const outcome = pruned ? { state: "PRUNED" } : vm.tell(rnd, p.v, told, nObj);
     await req(ctx, tally, "tell", { ...at, ...outcome });
     told++;
+    canAsk = true;
   }
-  for (const a of pending) await req(ctx, tally, "tell", { study: name, trial: a.trial.number, token: a.lease.token, state: "FAIL" });
+  for (const { a } of pending) await req(ctx, tally, "tell", { study: name, trial: a.trial.number, token: a.lease.token, state: "FAIL" });
   const reads = [
     ["get_study", { study: name }],
     ["trials", { study: name, limit: 5000 }],
@@ -173,7 +205,9 @@ async function runCase(k) {
     ["study_summary", { study: name }],
     ["query_trials", { study: name, sort: "value", limit: 20 }],
   ];
-  if (plots || k % 10 === 0) reads.push(["plot", { study: name, kind: pick(["history", "slice", "parallel", "contour", "edf", "importances", "intermediate"]) }]);
+  const kinds = ["history", "slice", "parallel", "contour", "edf", "importances", "intermediate"];
+  if (fc) kinds.push(...(strategy === "pbt" || strategy === "pb2" ? ["lineage", "intermediate"] : strategy === "hypergradient" ? ["trajectories"] : []));
+  if (plots || k % (fc ? 3 : 10) === 0) reads.push(["plot", { study: name, kind: pick(kinds) }]);
   if (nObj > 1 && (plots || k % 10 === 0)) reads.push(["plot", { study: name, kind: "pareto_front" }]);
   for (const [op, args] of reads) {
     const r = await req(ctx, tally, op, args);
@@ -222,7 +256,7 @@ await new Promise((r) => (proc.exitCode !== null || proc.signalCode !== null ? r
 rmSync(dir, { recursive: true, force: true });
 
 const rows = [...counts.entries()].sort();
-for (const [key, t] of rows) console.log(`${key.padEnd(30)} cases ${String(t.cases).padStart(3)} created ${String(t.created).padStart(3)} asks ${String(t.asks).padStart(5)}  ${JSON.stringify(t.errors)}`);
+for (const [key, t] of rows) console.log(`${key.padEnd(30)} cases ${String(t.cases).padStart(3)} created ${String(t.created).padStart(3)} asks ${String(t.asks).padStart(5)} reports ${String(t.reports).padStart(6)} (update ${t.update}, prune ${t.prune})  ${JSON.stringify(t.errors)}`);
 console.log(`seed ${seed}: ${[...counts.values()].reduce((n, t) => n + t.cases, 0)} cases in ${((Date.now() - t0) / 1000).toFixed(0)} s, ${failures.length} failures`);
 for (const f of failures) console.log(`FAIL ${f}`);
 process.exit(failures.length ? 1 : 0);
