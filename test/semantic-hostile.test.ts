@@ -63,6 +63,21 @@ describe("plots of extreme but valid data", () => {
     }
     await stillServing();
   }, 120_000);
+
+  it("draws hypergradient trajectories of a parameter declared over a subnormal span (the chart failed INTERNAL)", async () => {
+    // bench/hostile-sweep.mjs --focus asha found it: vega's ticks threw on a facet's y axis from 1e-310 to 1e-308.
+    const name = "subnormal-trajectories";
+    await client.call("create_study", { name, space: { x: { type: "float", low: 1e-310, high: 1e-308, log: true } }, strategy: "hypergradient", seed: 1 });
+    for (let k = 0; k < 2; k++) {
+      const a = await client.call("ask", { study: name });
+      for (const step of [1, 2, 3]) await client.call("report", { study: name, trial: a.trial.number, token: a.lease.token, step, value: step, data: { hypergradients: { x: 3 } } });
+      await client.call("tell", { study: name, trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: k });
+    }
+    const r = await client.request("plot", { study: name, kind: "trajectories" });
+    expect(r.ok, r.error?.message).toBe(true);
+    expect(r.result.width).toBeGreaterThan(300);
+    await stillServing();
+  }, 120_000);
 });
 
 describe("search spaces at the edges of a double", () => {

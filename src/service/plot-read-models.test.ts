@@ -115,10 +115,11 @@ describe("read-model plots", () => {
     }
     const idle = await svc.execute("ask", { study: "hg" }); // asked, no update yet: left out
     const { spec, caption } = await svc.execute("plot_spec", { study: "hg", kind: "trajectories" });
-    const rows = (spec.data as { values: { trial: number; param: string; step: number; value: number }[] }).values;
+    const rows = (spec.data as { values: { trial: number; param: string; step: number; value: number; y: number }[] }).values;
     for (const n of told) {
       const { trajectory } = await svc.execute("trajectory", { study: "hg", trial: n });
-      const want = trajectory.flatMap((e) => ["lr", "wd"].map((p) => ({ trial: n, param: p, step: e.step ?? 0, value: e.params[p] })));
+      // y is the drawn value: the value itself, except for a parameter over a subnormal span (drawn flat).
+      const want = trajectory.flatMap((e) => ["lr", "wd"].map((p) => ({ trial: n, param: p, step: e.step ?? 0, value: e.params[p], y: e.params[p] })));
       expect(rows.filter((r) => r.trial === n)).toEqual(want);
     }
     expect(rows.some((r) => r.trial === idle.trial.number)).toBe(false);

@@ -16,9 +16,9 @@
 import { plural } from "../domain/format.js";
 import { invalidArgument } from "../domain/errors.js";
 import type { LineageGraph, TrajectoryEntry } from "../domain/plugin.js";
-import { HEIGHT, type PlotSpec, WIDTH, baseSpec, shortNumber } from "./plot-scales.js";
+import { HEIGHT, type PlotSpec, WIDTH, baseSpec, drawableScale, shortNumber } from "./plot-scales.js";
 import type { StudyView, TrialView } from "./views.js";
-import { maxOf } from "../math/extremes.js";
+import { maxOf, minOf } from "../math/extremes.js";
 
 /** Trials drawn at most in a trajectories chart (the most recent by number); the caption says how many were left out. */
 export const MAX_TRAJECTORY_TRIALS = 200;
@@ -119,6 +119,13 @@ export function lineageSpec(study: StudyView, graph: LineageGraph | undefined): 
   return { spec, caption };
 }
 
+/** Values whose spread (or, all equal, whose magnitude) is one `drawableScale` widens: a subnormal span. */
+function tooNarrow(vs: readonly number[]): boolean {
+  const lo = minOf(vs);
+  const hi = maxOf(vs);
+  return hi > lo ? drawableScale(lo, hi).domain[0] !== lo : hi !== 0 && drawableScale(0, Math.abs(hi)).domain[1] !== Math.abs(hi);
+}
+
 /**
  * The hyperparameter trajectories of a hypergradient study's trials. @throws INVALID_ARGUMENT
  * when the strategy records none, or no trial has a numeric hyperparameter update yet.
@@ -130,7 +137,7 @@ export function trajectoriesSpec(study: StudyView, trials: readonly TrialView[],
   const drawn = [...withUpdates].sort((a, b) => a.trial - b.trial).slice(-MAX_TRAJECTORY_TRIALS);
   const dists = new Map<string, TrialView["distributions"][string]>();
   for (const t of trials) for (const [k, d] of Object.entries(t.distributions)) if (!dists.has(k)) dists.set(k, d);
-  const rows: { trial: number; param: string; step: number; value: number }[] = [];
+  const rows: { trial: number; param: string; step: number; value: number; y: number }[] = [];
   const params = new Set<string>();
   for (const t of drawn) {
     const first = t.entries.find((e) => e.step !== null)?.step ?? 0;
@@ -139,13 +146,17 @@ export function trajectoriesSpec(study: StudyView, trials: readonly TrialView[],
         if (typeof v !== "number" || !Number.isFinite(v)) continue;
         params.add(param);
         // The starting point holds from the trial's first step (a trajectory starts at step null).
-        rows.push({ trial: t.trial, param, step: e.step ?? Math.min(0, first), value: v });
+        rows.push({ trial: t.trial, param, step: e.step ?? Math.min(0, first), value: v, y: v });
       }
     }
   }
   if (rows.length === 0) throw invalidArgument(`study '${study.name}' has no numeric hyperparameter in its trajectories: nothing to draw`);
   const names = [...params];
-  const allLog = names.every((p) => {
+  // A parameter whose values spread over less than ~1e-290 (declared over a subnormal span) is drawn
+  // as one value on a linear axis: vega's ticks threw on it, and the chart failed INTERNAL.
+  const flat = new Set(names.filter((p) => tooNarrow(rows.filter((r) => r.param === p).map((r) => r.value))));
+  for (const r of rows) r.y = flat.has(r.param) ? 0 : r.value;
+  const allLog = flat.size === 0 && names.every((p) => {
     const d = dists.get(p);
     return d !== undefined && "log" in d && d.log === true && rows.every((r) => r.param !== p || r.value > 0);
   });
@@ -160,7 +171,7 @@ export function trajectoriesSpec(study: StudyView, trials: readonly TrialView[],
       mark: { type: "line", interpolate: "step-after", strokeWidth: 1.2, point: { size: 12, filled: true } },
       encoding: {
         x: { field: "step", type: "quantitative", title: "step" },
-        y: { field: "value", type: "quantitative", title: "value", scale: { type: allLog ? "log" : "linear", zero: false } },
+        y: { field: "y", type: "quantitative", title: "value", scale: { type: allLog ? "log" : "linear", zero: false } },
         color: { field: "trial", type: "quantitative", title: "trial", scale: { scheme: "viridis" }, legend: { format: "d", tickMinStep: 1 } },
         detail: { field: "trial", type: "nominal" },
         tooltip: [{ field: "trial" }, { field: "param" }, { field: "step" }, { field: "value" }],
