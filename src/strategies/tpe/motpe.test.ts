@@ -8,7 +8,7 @@ import { Rng } from "../../math/rng.js";
 import { makeStudy, makeTrial, suggestRequest } from "../../testing/fixtures.js";
 import { nsga2StrategyFactory } from "../nsga2/nsga2-strategy.js";
 import { randomStrategyFactory } from "../random/random-strategy.js";
-import { greedyHssp, motpeBelowWeights, motpeReferencePoint } from "./motpe.js";
+import { greedyHssp, motpeBelowWeights, motpeBest, motpeReferencePoint } from "./motpe.js";
 import { splitTrials, tpeStrategyFactory } from "./tpe-strategy.js";
 
 const tpeDefaults = tpeStrategyFactory.options.parse({});
@@ -136,6 +136,47 @@ describe("hypervolume weights of the good set (option mo_below_weights: 'hypervo
     expect(w[3]).toBeCloseTo(0.8 / 6, 12);
     expect(w[4]).toBe(1e-12);
     expect(Array.from(motpeBelowWeights(below.slice(0, 1), dirs, feasible))).toEqual([1]);
+  });
+});
+
+describe("values at the ends of the double range (hostile-sweep seed 11, case 28: ask answered INTERNAL)", () => {
+  const dirs: Direction[] = ["minimize", "minimize", "minimize"];
+  /** 40 trials on a noisy simplex (mostly one non-domination rank), their values times 2^k. */
+  const scaledHistory = (seed: number, k: number): Trial[] => {
+    const rng = new Rng(seed, "hssp-scale");
+    return Array.from({ length: 40 }, (_, i) => {
+      const u = Array.from({ length: 3 }, () => rng.random() + 0.05);
+      const s = u.reduce((a, b) => a + b, 0);
+      const v = u.map((x) => (x / s + 0.02 * rng.random()) * 2 ** (k / 2) * 2 ** (k - k / 2));
+      return makeTrial(i, p, one, { values: v });
+    });
+  };
+  const numbers = (ts: readonly Trial[]) => ts.map((t) => t.number);
+
+  it("choose the same good set and weights whatever power of two scales the values (volumes that overflow or underflow included)", () => {
+    for (let seed = 1; seed <= 6; seed++) {
+      const base = scaledHistory(seed, 0);
+      const good = numbers(motpeBest(base, dirs, 9));
+      const weights = Array.from(motpeBelowWeights(base, dirs, () => true));
+      for (const k of [-1000, -400, 400, 1000]) {
+        const scaled = scaledHistory(seed, k);
+        expect(numbers(motpeBest(scaled, dirs, 9)), `seed ${seed}, 2^${k}`).toEqual(good);
+        expect(Array.from(motpeBelowWeights(scaled, dirs, () => true)), `seed ${seed}, 2^${k}`).toEqual(weights);
+      }
+    }
+  });
+
+  it("split five objectives valued at ±Number.MAX_VALUE, ±1e308 and subnormals without throwing", () => {
+    const ends = [-Number.MAX_VALUE, -1e308, -5e-324, 0, 5e-324, 2.2250738585072014e-308, 1e308, Number.MAX_VALUE];
+    const rng = new Rng(11, "ends");
+    const trials = Array.from({ length: 30 }, (_, i) =>
+      makeTrial(i, p, one, { values: Array.from({ length: 5 }, () => ends[Math.floor(rng.random() * ends.length)] as number) }),
+    );
+    const five: Direction[] = ["minimize", "maximize", "minimize", "maximize", "minimize"];
+    expect(motpeBest(trials, five, 3)).toHaveLength(3);
+    const w = Array.from(motpeBelowWeights(trials, five, () => true));
+    for (const x of w) expect(x >= 1e-12 && x <= 1, `weight ${x}`).toBe(true);
+    expect(Math.max(...w)).toBe(1);
   });
 });
 

@@ -59,6 +59,32 @@ export function motpeReferencePoint(points: readonly (readonly number[])[]): num
   return ref;
 }
 
+/** x · 2^e, exact wherever the result is a normal number (2^e itself may not be a double). */
+function scaleByPowerOfTwo(x: number, e: number): number {
+  const half = Math.trunc(e / 2);
+  return x * 2 ** half * 2 ** (e - half);
+}
+
+/**
+ * The points with each objective multiplied by the power of two that brings its largest magnitude
+ * into [0.5, 1), so that `motpeReferencePoint` (1.1 × the worst value: ∞ for a value near
+ * Number.MAX_VALUE) and the boxes' volumes (a product over objectives of spans up to 2 × 10³⁰⁸)
+ * stay finite. Hypervolume selection is unchanged by it: a power of two scales every coordinate,
+ * reference and difference exactly (barring values below the largest one by more than 2¹⁰⁷⁴, which
+ * no subtraction from the reference could see either), and every volume by one common factor.
+ */
+export function scaledForHypervolume(points: readonly (readonly number[])[]): number[][] {
+  if (points.length === 0) return [];
+  const m = (points[0] as readonly number[]).length;
+  const e: number[] = [];
+  for (let i = 0; i < m; i++) {
+    let big = 0;
+    for (const p of points) big = Math.max(big, Math.abs(p[i] as number));
+    e.push(big === 0 || !Number.isFinite(big) ? 0 : -(Math.floor(Math.log2(big)) + 1));
+  }
+  return points.map((p) => p.map((x, i) => scaleByPowerOfTwo(x, e[i] as number)));
+}
+
 /** Volume of the box [p, ref]. */
 function box(p: readonly number[], ref: readonly number[]): number {
   let v = 1;
@@ -130,7 +156,7 @@ export function motpeBest<T extends Pick<Trial, "values">>(complete: readonly T[
   const good = complete.filter((_, i) => (ranks[i] as number) <= last);
   if (good.length < k) {
     const tie = complete.map((_, i) => i).filter((i) => ranks[i] === last + 1);
-    const tiePoints = tie.map((i) => points[i] as number[]);
+    const tiePoints = scaledForHypervolume(tie.map((i) => points[i] as number[]));
     for (const j of greedyHssp(tiePoints, k - good.length, motpeReferencePoint(tiePoints))) good.push(complete[tie[j] as number] as T);
   }
   return good;
@@ -149,7 +175,7 @@ export function motpeBelowWeights(below: readonly Trial[], directions: readonly 
     for (const i of idx) w[i] = 1;
     return w;
   }
-  const pts = idx.map((i) => minimisationForm(directions, (below[i] as Trial).values as number[]));
+  const pts = scaledForHypervolume(idx.map((i) => minimisationForm(directions, (below[i] as Trial).values as number[])));
   const ref = motpeReferencePoint(pts);
   const onFront = pts.map((p) => !pts.some((q) => dominates(q, p)));
   const front = pts.filter((_, i) => onFront[i]);
