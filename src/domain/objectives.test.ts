@@ -107,6 +107,15 @@ describe("dominance", () => {
     expect(d[1]).toBeCloseTo(0.5 + 0.75, 12);
     expect(d[3]).toBeCloseTo((4 - 1) / 4 + (2 - 0) / 4, 12);
   });
+
+  it("gives interior points finite distances when values reach ±Number.MAX_VALUE (∞ / ∞ was NaN), the same as for the values halved", () => {
+    const M = Number.MAX_VALUE;
+    const points = [[-M, M], [0, 0], [M, -M], [M / 2, -M / 4]];
+    const d = crowdingDistances(points);
+    expect(d[1]).toBe(0.75 + 0.625);
+    expect(d[3]).toBe(0.5 + 0.5);
+    expect(crowdingDistances(points.map((q) => q.map((x) => x / 4)))).toEqual(d);
+  });
 });
 
 describe("Pareto front", () => {

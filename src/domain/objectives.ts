@@ -152,9 +152,11 @@ export function crowdingDistances(values: readonly (readonly number[])[]): numbe
     dist[order[0]!] = Infinity;
     dist[order[n - 1]!] = Infinity;
     if (!(hi > lo)) continue;
+    // Halves, so that values at ±Number.MAX_VALUE do not make ∞ / ∞ = NaN; exact for normal numbers.
+    const span = hi / 2 - lo / 2;
     for (let p = 1; p < n - 1; p++) {
       const i = order[p]!;
-      dist[i]! += ((values[order[p + 1]!]![k] as number) - (values[order[p - 1]!]![k] as number)) / (hi - lo);
+      dist[i]! += ((values[order[p + 1]!]![k] as number) / 2 - (values[order[p - 1]!]![k] as number) / 2) / span;
     }
   }
   return dist;
