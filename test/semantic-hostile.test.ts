@@ -105,6 +105,37 @@ describe("search spaces at the edges of a double", () => {
   }, 120_000);
 });
 
+describe("values and grids at the ends of the double range", () => {
+  it("refuses a stepped float whose cells span more than the largest double (TPE and ParEGO proposed NaN on it), declared or define-by-run", async () => {
+    const c = { type: "float", low: 0, high: 1.7e308, step: 1e307 };
+    const created = await client.request("create_study", { name: "cells-overflow", space: { c } });
+    expect(created.ok).toBe(false);
+    expect(created.error?.code).toBe("INVALID_ARGUMENT");
+    expect(created.error?.message).toContain("high − low + step must be a finite number");
+    await client.call("create_study", { name: "cells-overflow-dbr", space: {} });
+    const a = await client.call("ask", { study: "cells-overflow-dbr" });
+    const s = await client.request("suggest", { study: "cells-overflow-dbr", trial: a.trial.number, token: a.lease.token, name: "c", distribution: c });
+    expect(s.error?.code).toBe("INVALID_ARGUMENT");
+    await stillServing();
+  }, 120_000);
+
+  it("runs multi-objective TPE on values at ±Number.MAX_VALUE and the widest stepped float it accepts (the ask failed INTERNAL: hostile-sweep seed 11, case 28)", async () => {
+    const space = { a: { type: "float", low: -8e307, high: 8e307 }, c: { type: "float", low: 0, high: 1.6e308, step: 1e307 } };
+    const ends = [-Number.MAX_VALUE, -1e308, -5e-324, 0, 5e-324, 1e308, Number.MAX_VALUE];
+    const directions = ["minimize", "maximize", "minimize", "maximize", "minimize"];
+    await client.call("create_study", { name: "mo-ends", space, directions, strategy: { name: "tpe", options: { n_startup_trials: 4 } }, seed: 11 });
+    for (let k = 0; k < 16; k++) {
+      const a = await client.call("ask", { study: "mo-ends" });
+      const v = a.trial.params.c as number;
+      expect(v >= 0 && v <= 1.6e308 && Math.abs(v / 1e307 - Math.round(v / 1e307)) < 1e-6, `c = ${v}`).toBe(true);
+      expect(Number.isFinite(a.trial.params.a), `a = ${a.trial.params.a}`).toBe(true);
+      const values = directions.map((_, i) => ends[(k * 3 + i * 5) % ends.length]);
+      await client.call("tell", { study: "mo-ends", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", values });
+    }
+    await stillServing();
+  }, 120_000);
+});
+
 describe("data whose keys are the names of JavaScript's own hooks", () => {
   it("stores and returns user attributes named constructor and toJSON (their change's reply failed to pack: INTERNAL)", async () => {
     await client.call("create_study", { name: "hook-keys", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "random", seed: 1 });

@@ -209,6 +209,10 @@ export function validateDistribution(name: string, d: Distribution): Distributio
   }
   if (d.step !== undefined) {
     if (!Number.isFinite((d.high - d.low) / d.step)) throw invalidArgument(`${where}: (high − low) / step must be finite (step ${d.step})`);
+    // Strategies model a stepped float on its cells, [low − step/2, high + step/2]: 0 to 1.7e308 by
+    // 1e307 spans 1.8e308, beyond the largest double, and TPE and ParEGO proposed NaN on it.
+    if (!Number.isFinite(d.high + d.step / 2 - (d.low - d.step / 2)))
+      throw invalidArgument(`${where}: high − low + step must be a finite number (got ${d.low} to ${d.high} by ${d.step}); its grid's cells span more than the largest double`);
     const n = Math.floor((d.high - d.low) / d.step + 1e-9);
     const high = roundToStep(d.low + n * d.step, d.low, d.step);
     return { type: "float", low: d.low, high, step: d.step };
