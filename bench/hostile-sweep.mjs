@@ -6,7 +6,8 @@
 // COMPLETE among FAILs, constraints at 1e308), reports at huge steps, repeated and out of order, 1
 // and 5 objectives, and options at their declared extremes; several trials pending at once.
 //
-// Checks every reply: never INTERNAL, never a hang (60 s per request), never a server exit;
+// Checks every reply: never INTERNAL, never a hang (60 s per request), never a server exit, no
+// error in the server's log (a strategy's invalid proposal that the service replaced, say);
 // proposals (ask, suggest, update decisions) inside the declared space (ints integral, on the step,
 // a categorical value one of the choices); and after each case every read (get_study, trials, best,
 // best_trials, param_importances, study_summary, query_trials, a plot) still answers.
@@ -53,7 +54,28 @@ let stderr = "";
 proc.stderr.on("data", (d) => (stderr += d));
 await listening(proc);
 let log = ""; // the server's latest log lines (its errors' stack traces), for a failure's message
-proc.stdout.on("data", (d) => (log = (log + d).slice(-3000)));
+let currentCase = "start"; // the case under way, for errors the server logs without failing a request
+let partial = "";
+proc.stdout.on("data", (d) => {
+  log = (log + d).slice(-3000);
+  const lines = (partial + d).split("\n");
+  partial = lines.pop() ?? "";
+  // An error the service logs and works around (a strategy's invalid proposal sampled uniformly
+  // instead) answers no request with INTERNAL; it is still a defect. "internal error" lines are
+  // counted by the INTERNAL reply they come with.
+  for (const line of lines) {
+    let rec;
+    try {
+      rec = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    if (rec.level >= 50 && rec.msg !== "internal error") {
+      const { msg, study, err, time: _t, level: _l, app: _a, ...rest } = rec;
+      fail(currentCase, `the server logged an error: "${msg}" (study ${study}): ${err?.message ?? ""} ${JSON.stringify(rest).slice(0, 300)}${err?.stack ? `\n${err.stack}` : ""}`);
+    }
+  }
+});
 const client = rawReplyClient(endpoint, 60_000);
 await client.request("hello", { versions: [1] });
 
@@ -242,6 +264,7 @@ try {
   let stop = false;
   process.once("SIGINT", () => (stop = true)); // ends after the case under way, with the counts so far
   for (let k = 0; k < nCases && !stop; k++) {
+    currentCase = `seed ${seed} case ${k}`;
     await runCase(k);
     process.stderr.write(`case ${k} done (${((Date.now() - t0) / 1000).toFixed(0)} s, ${failures.length} failures)\n`);
   }

@@ -80,6 +80,21 @@ describe("parego", () => {
     expect(randomFull).toBe(0);
   });
 
+  it("with weights: sobol on one objective, weighs it 1 and models it (a 0-dimensional Sobol sequence threw: every ask fell back to random; hostile-sweep seed 13)", () => {
+    const space: SearchSpace = { x: { type: "float", low: 0, high: 1 } };
+    for (const scalarization of ["chebyshev", "hypervolume"] as const) {
+      const strategy = paregoStrategyFactory.create(paregoStrategyFactory.options.parse({ weights: "sobol", scalarization }));
+      const study = makeStudy(space, { seed: 4, directions: ["minimize"], strategy: { name: "parego", options: {} } });
+      const trials: Trial[] = [];
+      for (let i = 0; i < 14; i++) {
+        const s = strategy.suggest(suggestRequest(study, trials));
+        const x = s.params.x as number;
+        trials.push(makeTrial(i, s.params, space, { values: [(x - 0.3) ** 2], systemAttrs: s.systemAttrs ?? {} }));
+      }
+      expect(trials.map((t) => t.systemAttrs[WEIGHTS_ATTR])).toEqual(trials.map(() => [1]));
+    }
+  });
+
   it("scalarises by the augmented Chebyshev function of objectives normalised over the feasible trials; constraints pass through", () => {
     const space: SearchSpace = { x: { type: "float", low: 0, high: 1 } };
     const p: Params = { x: 0.5 };

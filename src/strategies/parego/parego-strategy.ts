@@ -122,6 +122,8 @@ export function weightsFromUnit(u: ArrayLike<number>, m: number, kind: "simplex"
 /** The weights of point `index` (default the trial number) of a Sobol sequence scrambled from the study's seed (`weightsFromUnit`). */
 export function sobolWeights(req: SuggestRequest, kind: "simplex" | "sphere", index = req.trialNumber): number[] {
   const m = req.study.directions.length;
+  // One objective has one weight (a Sobol sequence of 0 dimensions does not exist: the strategy threw).
+  if (m === 1) return [1];
   const u = sobolPoint(index % 2 ** 32, m - 1, new Rng(req.study.seed, "parego-weights").int(2 ** 31));
   return weightsFromUnit(u, m, kind, () => req.rng.random());
 }
