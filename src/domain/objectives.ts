@@ -43,6 +43,17 @@ export function minimisationForm(directions: readonly Direction[], values: reado
   return values.map((v, i) => (directions[i] === "maximize" ? -v : v));
 }
 
+/**
+ * Where x lies in [lo, hi], as a fraction (0 when the range is a point). A range from near
+ * −Number.MAX_VALUE to near Number.MAX_VALUE spans ∞: its fractions are taken on halves, exactly
+ * for normal numbers (the plain quotient there was ∞ / ∞ = NaN).
+ */
+export function fractionOfRange(x: number, lo: number, hi: number): number {
+  const r = hi - lo;
+  if (Number.isFinite(r)) return r > 0 ? (x - lo) / r : 0;
+  return (x / 2 - lo / 2) / (hi / 2 - lo / 2);
+}
+
 /** Whether two value vectors are the same, element by element (`Object.is`: NaN equals NaN, −0 differs from 0). */
 export function sameValues(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((x, i) => Object.is(x, b[i]));

@@ -154,6 +154,14 @@ describe("ehvi", () => {
       expect(share(history([["ehvi", 0.9, 0.9], ["chebyshev", 0.9, 0.9]]))).toBeCloseTo(0.5, 12);
     });
 
+    it("scores objectives spanning −Number.MAX_VALUE to Number.MAX_VALUE as any others (their range was ∞, the gains NaN, and the ask threw; hostile-sweep seed 11)", () => {
+      const M = Number.MAX_VALUE;
+      const rows = [["ehvi", 0.3, 0.5], ["chebyshev", 0.9, 0.9], ["ehvi", 0.6, 0.3], ["chebyshev", 0.8, 1.0]] as const;
+      const wide = history(rows).map((t) => ({ ...t, values: t.values!.map((v) => ((v - 0.6) / 0.6) * M) }));
+      expect(Math.min(...wide.flatMap((t) => t.values!))).toBe(-M);
+      expect(share(wide)).toBeCloseTo(share(history(rows)), 12);
+    });
+
     it("gain-pairs: pairs in which neither proposal added hypervolume do not pull the score to a tie", () => {
       // One EHVI proposal added area, every other proposal of both was dominated.
       const mostlyNothing = history([

@@ -57,7 +57,7 @@
  */
 import { z } from "zod";
 import type { ParamValue } from "../../domain/distributions.js";
-import { isFeasibleVector, minimisationForm, nonDominatedRanks, dominates, violation } from "../../domain/objectives.js";
+import { fractionOfRange, isFeasibleVector, minimisationForm, nonDominatedRanks, dominates, violation } from "../../domain/objectives.js";
 import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
 import { sampleUniform } from "../../domain/sampling.js";
 import type { Rng } from "../../math/rng.js";
@@ -461,7 +461,7 @@ function hypervolumeGain(directions: readonly Direction[], trials: readonly Tria
   const lo = new Array<number>(m).fill(Infinity);
   const hi = new Array<number>(m).fill(-Infinity);
   for (const v of losses) if (v !== null) for (let j = 0; j < m; j++) [lo[j], hi[j]] = [Math.min(lo[j]!, v[j]!), Math.max(hi[j]!, v[j]!)];
-  const norm = (v: readonly number[]) => v.map((x, j) => (x - lo[j]!) / (hi[j]! > lo[j]! ? hi[j]! - lo[j]! : 1));
+  const norm = (v: readonly number[]) => v.map((x, j) => fractionOfRange(x, lo[j]!, hi[j]!));
   const ref = new Array<number>(m).fill(1.1);
   const memo = new Map<number, number>();
   return (i: number): number => {

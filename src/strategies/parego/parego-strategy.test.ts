@@ -120,6 +120,13 @@ describe("parego", () => {
     expect(scalarise(none, dirs, [0.5, 0.5], 0).map((t) => t.value)).toEqual([0.5, 0.5]);
   });
 
+  it("scalarises objectives spanning −Number.MAX_VALUE to Number.MAX_VALUE (their range was ∞ and the scalarised values NaN)", () => {
+    const space: SearchSpace = { x: { type: "float", low: 0, high: 1 } };
+    const M = Number.MAX_VALUE;
+    const trials = [[-M, M], [M, -M], [0, 0]].map((values, i) => makeTrial(i, { x: 0.5 }, space, { values }));
+    expect(scalarise(trials, ["minimize", "minimize"], [0.5, 0.5], 0).map((t) => t.value)).toEqual([0.5, 0.5, 0.25]);
+  });
+
   it("scalarises by the hypervolume scalarisation: minus the length of the ray from the reference along −λ", () => {
     const space: SearchSpace = { x: { type: "float", low: 0, high: 1 } };
     const p: Params = { x: 0.5 };

@@ -39,7 +39,7 @@
  * COMPLETE trials.
  */
 import { z } from "zod";
-import { isFeasibleVector, minimisationForm } from "../../domain/objectives.js";
+import { fractionOfRange, isFeasibleVector, minimisationForm } from "../../domain/objectives.js";
 import { innerOptions } from "../../domain/plugin-options.js";
 import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
 import type { Direction, Trial } from "../../domain/trial.js";
@@ -158,8 +158,7 @@ export function scalarise(
     let max = -Infinity;
     let sum = 0;
     v.forEach((x, j) => {
-      const r = (hi[j] as number) - (lo[j] as number);
-      const u = r > 0 ? (x - (lo[j] as number)) / r : 0;
+      const u = fractionOfRange(x, lo[j] as number, hi[j] as number);
       // Hypervolume: the ray from the reference 1 + margin along −λ leaves the region u dominates
       // after min_j (1 + margin − u_j)/λ_j; minimise its negative.
       const w = scalarization === "chebyshev" ? (lambda[j] as number) * u : (u - 1 - HV_REFERENCE_MARGIN) / Math.max(lambda[j] as number, 1e-12);
