@@ -13,17 +13,18 @@
 // best_trials, param_importances, study_summary, query_trials, a plot) still answers.
 //
 // Usage: node bench/hostile-sweep.mjs [--seed N] [--cases N] [--trials N] [--only STRATEGY]
-//        [--focus pbt,pb2,bohb,asha] [--plots] [--keep] [--verbose]
+//        [--focus pbt,pb2,bohb,asha] [--plots] [--keep] [--verbose] [--server-log FILE]
 // (--focus sweeps only the named population and multi-fidelity plug-ins, each with options it
 // accepts, so most cases pass create_study and run many asks and reports on the plug-in's own marks
 // with hostile intermediate values, FAIL/PRUNED mid-run and up to 16 pending: hostile-sweep-focus.mjs)
-// (--verbose prints every refusal, which the counts only tally; --keep leaves the studies in place;
+// (--verbose prints every refusal, which the counts only tally; --server-log writes the server's log
+// lines to FILE; --keep leaves the studies in place;
 // SIGINT ends the sweep after the case under way and prints what it ran.)
 // Needs `npm run build` (runs dist/cli/main.js). BENCH_PORTS=LO-HI picks its port. Exits 1 when a
 // check failed, printing each failure with the case that made it (seed and case number reproduce it).
 import "./help.mjs";
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { createWriteStream, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CASE_SPACES, SCHEDULERS, STRATEGIES, VALUE_MODES, inSpace, rawReplyClient, seeded } from "./hostile-sweep-cases.mjs";
@@ -56,7 +57,9 @@ await listening(proc);
 let log = ""; // the server's latest log lines (its errors' stack traces), for a failure's message
 let currentCase = "start"; // the case under way, for errors the server logs without failing a request
 let partial = "";
+const serverLog = arg("server-log", "") ? createWriteStream(arg("server-log", "")) : null;
 proc.stdout.on("data", (d) => {
+  serverLog?.write(d);
   log = (log + d).slice(-3000);
   const lines = (partial + d).split("\n");
   partial = lines.pop() ?? "";
