@@ -114,10 +114,14 @@ def run_optimize(
             f"Nested optimize detected: an objective of study '{study.name}' called its optimize(); "
             "run a separate study, or call the objective directly"
         )
+    # A budget already spent runs no trial, as in Optuna: `n_trials=100 - len(study.trials)` or
+    # `timeout=deadline - time.time()` may come out negative. NaN would never end a loop: refused.
     if n_trials is not None and n_trials < 0:
-        raise ValueError("n_trials must be >= 0 or None")
-    if timeout is not None and not timeout >= 0:
-        raise ValueError("timeout must be >= 0 or None")
+        n_trials = 0
+    if timeout is not None and math.isnan(timeout):
+        raise ValueError("timeout must be a number of seconds or None, not NaN")
+    if timeout is not None and timeout < 0:
+        timeout = 0
     jobs = (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
     if jobs < 1:
         raise ValueError("n_jobs must be >= 1, or -1 for one per CPU")
