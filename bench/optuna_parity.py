@@ -54,6 +54,9 @@ KNOWN: dict[str, str] = {
     "study.both_directions": "direction=d with directions=[d] is accepted when they agree (Optuna refuses both)",
     "optimize.callbacks_not_iterable": "optimize checks its arguments before the first trial (Optuna: after it)",
     "mixed.trial_pruned": "tuneport's exceptions are not subclasses of Optuna's (Optuna is optional): mix no imports",
+    "value.tell_numeric_string": "a string is not a number: tell fails the trial with Optuna's warning (Optuna 5.0: TypeError, trial left RUNNING)",
+    "value.return_numeric_string": "an objective returning a string fails its trial (Optuna 5.0: AssertionError, trial left RUNNING)",
+    "value.tell_numpy_array_1": "tell takes a numpy array as a sequence of values (Optuna 5.0 with numpy 2 fails the trial)",
     "frozen.setter": "FrozenTrial fields are read-only (dataclasses.replace or create_trial)",
 }
 

@@ -71,3 +71,21 @@ def test_a_spent_budget_runs_no_trial_as_in_optuna(server: ServerProcess) -> Non
         study.optimize(objective, n_trials=1, timeout=math.nan)
     study.optimize(objective, n_trials=1)
     assert ran == [0]
+
+
+def test_a_numeric_string_fails_a_told_trial_as_it_fails_an_optimized_one(server: ServerProcess) -> None:
+    """``study.tell(trial, "1.5")`` completed the trial with 1.5 while ``optimize`` fails an objective
+    that returns "1.5" (Optuna 5.0 raises from both and leaves the trial RUNNING); now both fail it
+    with Optuna's warning for a value that is not a number, as for "abc"."""
+    study = tp.create_study(study_name=f"str-{uuid.uuid4().hex[:8]}", storage=server.endpoint)
+    trial = study.ask()
+    with pytest.warns(UserWarning, match="could not be cast to float"):
+        told = study.tell(trial, "1.5")  # type: ignore[arg-type]
+    assert told.state == "FAIL" and told.value is None
+    assert study.trials[0].state == "FAIL"
+    trial = study.ask()
+    with pytest.raises(tp.InvalidArgumentError, match="could not be cast"):
+        study.tell(trial, b"2", state="COMPLETE")  # type: ignore[arg-type]
+    assert study.trials[1].state == "RUNNING"
+    study.tell(trial, [2.0])
+    assert study.trials[1].value == 2.0

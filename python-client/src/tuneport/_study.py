@@ -1259,11 +1259,14 @@ def _trial_number(trial: Any) -> int:
 def _uncastable(value: Any) -> str | None:
     """Optuna's words for the items of ``value`` (a number or a sequence of them) that cannot be
     cast to float, or None when all can (ints of any size within the float range, bools, numpy
-    scalars: they are told as floats)."""
+    scalars: they are told as floats). A string is not a number even when ``float`` parses it
+    ("1.5"), as ``optimize`` counts an objective's return (Optuna 5.0 fails on one, in both)."""
     items = list(value) if isinstance(value, (list, tuple)) or getattr(value, "ndim", 0) >= 1 else [value]
     bad = []
     for v in items:
         try:
+            if isinstance(v, (str, bytes)):
+                raise TypeError(v)
             float(v)
         except (TypeError, ValueError, OverflowError):  # OverflowError: an int past the float range
             shown = repr(v)
