@@ -484,15 +484,15 @@ def case_values_and_arguments(s: Side) -> Obs:
     out["multi.metric_names"] = multi.metric_names
     import optuna
 
-    for label, ret in (("numeric_string", "1.5"), ("numpy_array_1", __import__("numpy").array([1.0]))):
+    for label, given in (("numeric_string", "1.5"), ("numpy_array_1", __import__("numpy").array([1.0]))):
         st = s.study()
         t = st.ask()
-        out[f"value.tell_{label}"] = outcome(lambda: st.tell(t, ret).state.name)
+        out[f"value.tell_{label}"] = outcome(lambda: st.tell(t, given).state.name)
         st = s.study()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            res = outcome(lambda: st.optimize(lambda t: ret, n_trials=1))
-        out[f"value.return_{label}"] = (res, [x.state.name for x in st.trials])
+            res = outcome(lambda: st.optimize(lambda t: given, n_trials=1))
+        out[f"value.givenurn_{label}"] = (res, [x.state.name for x in st.trials])
     out["mixed.trial_pruned"] = (issubclass(s.mod.TrialPruned, optuna.TrialPruned),
                                  issubclass(s.mod.exceptions.DuplicatedStudyError, optuna.exceptions.DuplicatedStudyError))
     _ = TS

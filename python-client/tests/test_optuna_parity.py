@@ -85,7 +85,7 @@ def test_a_numeric_string_fails_a_told_trial_as_it_fails_an_optimized_one(server
     assert study.trials[0].state == "FAIL"
     trial = study.ask()
     with pytest.raises(tp.InvalidArgumentError, match="could not be cast"):
-        study.tell(trial, b"2", state="COMPLETE")  # type: ignore[arg-type]
+        study.tell(trial, b"2", state="COMPLETE")
     assert study.trials[1].state == "RUNNING"
     study.tell(trial, [2.0])
     assert study.trials[1].value == 2.0
