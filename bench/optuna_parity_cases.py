@@ -492,7 +492,7 @@ def case_values_and_arguments(s: Side) -> Obs:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             res = outcome(lambda: st.optimize(lambda t: given, n_trials=1))
-        out[f"value.givenurn_{label}"] = (res, [x.state.name for x in st.trials])
+        out[f"value.return_{label}"] = (res, [x.state.name for x in st.trials])
     out["mixed.trial_pruned"] = (issubclass(s.mod.TrialPruned, optuna.TrialPruned),
                                  issubclass(s.mod.exceptions.DuplicatedStudyError, optuna.exceptions.DuplicatedStudyError))
     _ = TS
