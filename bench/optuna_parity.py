@@ -57,6 +57,7 @@ KNOWN: dict[str, str] = {
     "value.tell_numeric_string": "a string is not a number: tell fails the trial with Optuna's warning (Optuna 5.0: TypeError, trial left RUNNING)",
     "value.return_numeric_string": "an objective returning a string fails its trial (Optuna 5.0: AssertionError, trial left RUNNING)",
     "value.tell_numpy_array_1": "tell takes a numpy array as a sequence of values (Optuna 5.0 with numpy 2 fails the trial)",
+    "sampler.grid": "GridSampler is refused with the space= and strategy='grid' to write (the grid enumerates the declared space)",
     "frozen.setter": "FrozenTrial fields are read-only (dataclasses.replace or create_trial)",
 }
 

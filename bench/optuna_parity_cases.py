@@ -511,6 +511,15 @@ def case_pruner_and_queue(s: Side) -> Obs:
     better.report(0.5, 0)
     out["pruner.should_prune"] = (worse.should_prune(), better.should_prune())
     out["pruner.tell"] = (study.tell(worse, state=TS.PRUNED).value, study.tell(better, 0.5).state.name)
+    import optuna  # Optuna's own objects, as a ported script passes them
+
+    for label, kw in (("random", {"sampler": optuna.samplers.RandomSampler(seed=1)}),
+                      ("tpe_options", {"sampler": optuna.samplers.TPESampler(n_startup_trials=3, seed=1), "pruner": optuna.pruners.NopPruner()}),
+                      ("grid", {"sampler": optuna.samplers.GridSampler({"x": [0.25, 0.5]})})):
+        def grid_objective(t: Any) -> float:
+            return float(t.suggest_float("x", 0, 1) * 0 + _number(t))
+
+        out[f"sampler.{label}"] = outcome(lambda: s.study(**kw).optimize(grid_objective, n_trials=2))
     study = s.study()
     study.enqueue_trial({"x": 0.5})
     study.enqueue_trial({"x": 0.75})
