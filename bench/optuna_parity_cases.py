@@ -4,6 +4,7 @@ never from sampled parameters, so that the two libraries' samplers may differ.""
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -584,8 +585,42 @@ def case_frozen_protocol(s: Side) -> Obs:
             "frozen.hash": outcome(lambda: hash(a) is not None)}
 
 
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[tuple[str, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append((record.levelname, record.getMessage().strip()))
+
+
+def case_log_lines(s: Side) -> Obs:
+    """Optuna's per-trial log lines (a script or a log scraper may read them)."""
+    study = s.study()
+
+    def objective(trial: Any) -> float:
+        trial.suggest_int("n", 1, 1)
+        if trial.number == 1:
+            raise ValueError("bad")
+        if trial.number == 2:
+            raise s.mod.TrialPruned()
+        return float("nan") if trial.number == 3 else 1.0
+
+    records = _Records()
+    logger = logging.getLogger(s.name)  # each library's own logger, its stderr handler set aside meanwhile
+    kept = (logger.level, logger.handlers[:], logger.propagate)
+    logger.handlers[:], logger.propagate = [records], False
+    logger.setLevel(logging.INFO)
+    try:
+        study.optimize(objective, n_trials=4, catch=(ValueError,))
+    finally:
+        logger.setLevel(kept[0])
+        logger.handlers[:], logger.propagate = kept[1], kept[2]
+    return {"log.trial_lines": records.lines}
+
+
 CASES: list[Callable[[Side], Obs]] = [case_best_when_empty, case_optimize_basic, case_dataframe, case_catch, case_loop_rules,
                                       case_ask_tell, case_suggest, case_report, case_study_misc,
                                       case_live_trial, case_pruned_value, case_dataframe_edges, case_summaries,
                                       case_values_and_arguments, case_pruner_and_queue, case_threads_and_catch,
-                                      case_frozen_protocol]
+                                      case_frozen_protocol, case_log_lines]

@@ -29,7 +29,7 @@ MUST_BE_SAME = (
     "tell.twice", "tell.twice_number", "tell.nan", "tell.wrong_length", "tell.multi_wrong_length", "tell.unknown_number",
     "suggest.other_kind", "suggest.low_gt_high", "suggest.int_step_positional", "stop.outside", "stop.in_objective",
     "frozen.field_types", "trials.numbers", "dataframe.multi_columns", "dataframe.attrs", "pruned.value_optimize",
-    "multi.best", "live.nested_optimize", "frozen.naive_datetimes",
+    "multi.best", "live.nested_optimize", "frozen.naive_datetimes", "log.trial_lines", "sampler.random",
 )
 
 
