@@ -342,6 +342,17 @@ def case_study_misc(s: Side) -> Obs:
     out["enqueue.used"] = got[0]
     out["enqueue.count"] = len(study.trials)
     out["enqueue.ask_params"] = study.trials[0].params
+    ordered = s.study()
+    ordered.enqueue_trial({"m": 1, "z": 0.5})
+
+    def in_order(t: Any) -> float:
+        t.suggest_float("z", 0, 1)
+        t.suggest_categorical("a", ["x", "y"])
+        t.suggest_int("m", 0, 3)
+        return _number(t)
+
+    ordered.optimize(in_order, n_trials=2)
+    out["params.order"] = ([list(t.params) for t in ordered.trials], [list(t.distributions) for t in ordered.trials], list(ordered.best_params))
     out["state.names"] = sorted(m.name for m in TS)
     out["state.enum"] = [str(TS.COMPLETE), shape(TS.COMPLETE.value), [m.name for m in TS]]
     out["state.is_finished"] = sorted((m.name, m.is_finished()) for m in TS)

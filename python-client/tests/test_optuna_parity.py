@@ -29,7 +29,7 @@ MUST_BE_SAME = (
     "tell.twice", "tell.twice_number", "tell.nan", "tell.wrong_length", "tell.multi_wrong_length", "tell.unknown_number",
     "suggest.other_kind", "suggest.low_gt_high", "suggest.int_step_positional", "stop.outside", "stop.in_objective",
     "frozen.field_types", "trials.numbers", "dataframe.multi_columns", "dataframe.attrs", "pruned.value_optimize",
-    "multi.best", "live.nested_optimize", "frozen.naive_datetimes", "log.trial_lines", "sampler.random",
+    "multi.best", "live.nested_optimize", "frozen.naive_datetimes", "log.trial_lines", "sampler.random", "params.order",
 )
 
 
@@ -89,3 +89,23 @@ def test_a_numeric_string_fails_a_told_trial_as_it_fails_an_optimized_one(server
     assert study.trials[1].state == "RUNNING"
     study.tell(trial, [2.0])
     assert study.trials[1].value == 2.0
+
+
+def test_an_enqueued_trials_params_follow_the_order_it_suggested_them(server: ServerProcess) -> None:
+    """Optuna's ``params`` list a trial's parameters in the order it suggested them; a trial enqueued
+    with another order read back in the enqueued dict's order, so ``list(study.best_params)`` (a
+    report's columns) changed with how the queue was written."""
+    study = tp.create_study(study_name=f"order-{uuid.uuid4().hex[:8]}", storage=server.endpoint)
+    study.enqueue_trial({"m": 1, "z": 0.5, "unused": 3})
+    assert list(study.trials[0].params) == ["m", "z", "unused"]  # WAITING: the enqueued values as given
+
+    def objective(trial: tp.Trial) -> float:
+        trial.suggest_float("z", 0, 1)
+        trial.suggest_categorical("a", ["x", "y"])
+        trial.suggest_int("m", 0, 3)
+        return 1.0
+
+    study.optimize(objective, n_trials=1)
+    told = study.trials[0]
+    assert list(told.params) == list(told.distributions) == ["z", "a", "m"]
+    assert list(study.best_params) == ["z", "a", "m"] and told.params["m"] == 1 and told.params["z"] == 0.5

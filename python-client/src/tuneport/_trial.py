@@ -433,11 +433,13 @@ def _float_or_none(x: Any) -> float | None:
 
 def _typed_params(raw: Any, distributions: Mapping[str, Distribution]) -> dict[str, Scalar]:
     """Params as the user declared them: float parameters as floats (5.0, not the integer 5
-    MessagePack carried), a categorical's value as its own choice (``1.0``, not ``1``)."""
-    params: dict[str, Scalar] = dict(raw or {})
-    for k, d in distributions.items():
-        if k in params:
-            params[k] = _typed_value(params[k], d)
+    MessagePack carried), a categorical's value as its own choice (``1.0``, not ``1``). In the
+    order of ``distributions`` (the order the trial suggested them, as Optuna's ``params``: the
+    server lists an enqueued trial's params in the enqueued dict's order), then any without one
+    (an enqueued value not suggested yet)."""
+    given: dict[str, Scalar] = dict(raw or {})
+    params = {k: _typed_value(given.pop(k), d) for k, d in distributions.items() if k in given}
+    params.update(given)
     return params
 
 
