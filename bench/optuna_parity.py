@@ -58,6 +58,7 @@ KNOWN: dict[str, str] = {
     "value.return_numeric_string": "an objective returning a string fails its trial (Optuna 5.0: AssertionError, trial left RUNNING)",
     "value.tell_numpy_array_1": "tell takes a numpy array as a sequence of values (Optuna 5.0 with numpy 2 fails the trial)",
     "sampler.grid": "GridSampler is refused with the space= and strategy='grid' to write (the grid enumerates the declared space)",
+    "stop.other_thread": "study.stop() from another thread while optimize runs ends the loop (Optuna: RuntimeError, the loop goes on)",
     "frozen.setter": "FrozenTrial fields are read-only (dataclasses.replace or create_trial)",
 }
 

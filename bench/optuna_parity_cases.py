@@ -211,6 +211,18 @@ def case_loop_rules(s: Side) -> Obs:
     out["stop.in_objective"] = [t.number for t in study.trials]
     study.optimize(_number, n_trials=1)  # a later call runs again
     out["stop.then_optimize"] = len(study.trials)
+    study = s.study()
+    from_thread: list[Any] = []
+
+    def stopped_from_another_thread(trial: Any) -> float:
+        if trial.number == 1:  # another thread (a watchdog, a signal handler's) calls stop() meanwhile
+            watchdog = threading.Thread(target=lambda: from_thread.append(outcome(study.stop)))
+            watchdog.start()
+            watchdog.join()
+        return _number(trial)
+
+    study.optimize(stopped_from_another_thread, n_trials=4)
+    out["stop.other_thread"] = (from_thread, len(study.trials))
     return out
 
 
