@@ -32,7 +32,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from optuna_parity_cases import CASES, Obs, Side, builtin_base  # noqa: E402
+import optuna_parity_cases as objects  # noqa: E402
+import optuna_parity_loop as loop  # noqa: E402
+from optuna_parity_cases import Obs, Side, builtin_base  # noqa: E402
+
+CASES: list[Callable[[Side], Obs]] = [objects.case_best_when_empty, objects.case_optimize_basic,
+    objects.case_dataframe, loop.case_catch, loop.case_loop_rules, objects.case_ask_tell, objects.case_suggest,
+    objects.case_report, objects.case_study_misc, objects.case_live_trial, objects.case_pruned_value,
+    objects.case_dataframe_edges, objects.case_summaries, objects.case_values_and_arguments,
+    objects.case_pruner_and_queue, loop.case_threads_and_catch, objects.case_frozen_protocol, loop.case_log_lines]
 
 # Differences stated on purpose, key -> where and why (python-client/README.md "Coming from Optuna").
 KNOWN: dict[str, str] = {
