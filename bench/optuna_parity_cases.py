@@ -1,6 +1,7 @@
 """The user code of bench/optuna_parity.py (optimize's loop rules are in optuna_parity_loop.py): each
-``case_*`` runs once with Optuna and once with tuneport (``Side``) and returns its observations by key. Objectives return values computed from the trial number,
-never from sampled parameters, so that the two libraries' samplers may differ."""
+``case_*`` runs once with Optuna and once with tuneport (``Side``) and returns its observations by key.
+Objectives return values computed from the trial number, never from sampled parameters, so that the two
+libraries' samplers may differ."""
 
 from __future__ import annotations
 
