@@ -289,6 +289,10 @@ def case_live_trial(s: Side) -> Obs:
         out["live.params"] = sorted(trial.params)
         out["live.degenerate"] = (trial.params["same"], trial.params["point"])
         out["live.user_attrs"] = trial.user_attrs
+        cfg, attrs, dists = trial.params, trial.user_attrs, trial.distributions  # a script that changes them
+        cfg["epochs"], dists["epochs"] = 10, dists["x"]
+        attrs["u"]["a"].append(3)
+        out["live.copies"] = (sorted(trial.params), sorted(trial.distributions), trial.user_attrs)
         out["live.nested_optimize"] = outcome(lambda: study.optimize(_number, n_trials=1))
         return _number(trial)
 

@@ -29,7 +29,7 @@ MUST_BE_SAME = (
     "tell.twice", "tell.twice_number", "tell.nan", "tell.wrong_length", "tell.multi_wrong_length", "tell.unknown_number",
     "suggest.other_kind", "suggest.low_gt_high", "suggest.int_step_positional", "stop.outside", "stop.in_objective",
     "frozen.field_types", "trials.numbers", "dataframe.multi_columns", "dataframe.attrs", "pruned.value_optimize",
-    "multi.best", "live.nested_optimize", "frozen.naive_datetimes", "log.trial_lines", "sampler.random", "params.order",
+    "multi.best", "live.nested_optimize", "frozen.naive_datetimes", "log.trial_lines", "sampler.random", "params.order", "live.copies",
 )
 
 
@@ -109,3 +109,23 @@ def test_an_enqueued_trials_params_follow_the_order_it_suggested_them(server: Se
     told = study.trials[0]
     assert list(told.params) == list(told.distributions) == ["z", "a", "m"]
     assert list(study.best_params) == ["z", "a", "m"] and told.params["m"] == 1 and told.params["z"] == 0.5
+
+
+def test_a_live_trials_params_and_attributes_are_copies_as_in_optuna(server: ServerProcess) -> None:
+    """Optuna's ``Trial.params``, ``distributions`` and ``user_attrs`` are copies; tuneport's were the
+    trial's own dicts, so ``cfg = trial.params; cfg["epochs"] = 10`` (a config built from the params)
+    added ``epochs`` to the trial's params."""
+    study = tp.create_study(study_name=f"copies-{uuid.uuid4().hex[:8]}", storage=server.endpoint)
+    trial = study.ask()
+    x = trial.suggest_float("x", 0, 1)
+    trial.set_user_attr("notes", {"seen": [1]})
+    cfg, dists, attrs = trial.params, trial.distributions, trial.user_attrs
+    cfg["epochs"], cfg["x"] = 10, 99.0
+    dists["epochs"] = dists["x"]
+    attrs["notes"]["seen"].append(2)
+    attrs["extra"] = True
+    assert trial.params == {"x": x} and list(trial.distributions) == ["x"]
+    assert trial.user_attrs == {"notes": {"seen": [1]}}
+    assert trial.suggest_float("x", 0, 1) == x  # a repeat returns the first value
+    told = study.tell(trial, 1.0)
+    assert told.params == {"x": x} and told.user_attrs == {"notes": {"seen": [1]}}

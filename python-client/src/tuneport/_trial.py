@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import logging
 import math
@@ -551,21 +552,37 @@ class Trial(_OptunaV2Suggest):
             "pickle the study instead (it is reloaded in the other process) and ask there"
         )
 
+    @property
+    def params(self) -> dict[str, Scalar]:
+        """The values suggested so far, in the order suggested (a copy, as Optuna's: changing it
+        changes nothing the trial holds or tells)."""
+        return dict(self._params)
+
+    @property
+    def distributions(self) -> dict[str, Distribution]:
+        """The distribution of each parameter in ``params`` (a copy, as Optuna's)."""
+        return dict(self._distributions)
+
+    @property
+    def user_attrs(self) -> dict[str, Any]:
+        """The user attributes set so far (a deep copy, as Optuna's: set them with ``set_user_attr``)."""
+        return copy.deepcopy(self._user_attrs)
+
     def __init__(self, study: Study, result: Mapping[str, Any]) -> None:
         view = result["trial"]
         lease = result["lease"]
         self.study = study
         self.number: int = int(view["number"])
-        self.distributions: dict[str, Distribution] = as_declared(
+        self._distributions: dict[str, Distribution] = as_declared(
             study.name, {k: distribution_from_wire(d) for k, d in (view.get("distributions") or {}).items()}
         )
-        self.params: dict[str, Scalar] = _typed_params(view.get("params"), self.distributions)
+        self._params: dict[str, Scalar] = _typed_params(view.get("params"), self._distributions)
         self.state: TrialState = trial_state(view["state"])
         self.value: float | None = _float_or_none(view.get("value"))
         self.values: list[float] | None = _floats_or_none(view.get("values"))
         """One value per objective once told COMPLETE (``[value]`` for one objective)."""
         self.intermediate: list[tuple[float, float]] = [(float(s), float(v)) for s, v in view.get("intermediate") or []]
-        self.user_attrs: dict[str, Any] = dict(view.get("user_attrs") or {})
+        self._user_attrs: dict[str, Any] = dict(view.get("user_attrs") or {})
         self.system_attrs: dict[str, Any] = dict(view.get("system_attrs") or {})
         self._pbt_member = "pbt_member" in self.system_attrs
         """Started by PBT or PB2 as a population member: its strategy for its whole life (a switch
@@ -810,7 +827,7 @@ class Trial(_OptunaV2Suggest):
         if decision.budget is not None:
             self.budget = decision.budget
         if decision.action == "update":
-            self.params.update(_typed_params(decision.params, self.distributions))
+            self._params.update(_typed_params(decision.params, self._distributions))
             if decision.restore is not None:
                 self.restore = decision.restore
         elif decision.action == "prune":
@@ -993,7 +1010,7 @@ class Trial(_OptunaV2Suggest):
         )
 
     def __repr__(self) -> str:
-        return f"Trial(study={self.study.name!r}, number={self.number}, state={self.state}, params={self.params!r})"
+        return f"Trial(study={self.study.name!r}, number={self.number}, state={self.state}, params={self._params!r})"
 
     # ------------------------------------------------------------------ define-by-run
 
@@ -1006,7 +1023,7 @@ class Trial(_OptunaV2Suggest):
         first = self._suggested.get(name)
         if first is not None:
             _check_compatible(name, first, dist)
-        prev = self.distributions.get(name)
+        prev = self._distributions.get(name)
         if prev is not None and prev.to_wire() != dist.to_wire():
             from ._client import _user_stacklevel  # (a cycle at import time)
 
@@ -1018,7 +1035,7 @@ class Trial(_OptunaV2Suggest):
                 RuntimeWarning,
                 stacklevel=_user_stacklevel(),  # the suggest_* call (3 named the turn's line, _one_call_at_a_time)
             )
-        if name in self.params and self.state in ("COMPLETE", "FAIL", "PRUNED"):
+        if name in self._params and self.state in ("COMPLETE", "FAIL", "PRUNED"):
             # Told: the server refuses a suggest now. A parameter the trial has is answered here, as
             # Optuna's finished trial returns it (code that rebuilds the model from the trial after
             # the tell); a new one raises UpdateFinishedTrialError there as here. Of another kind,
@@ -1026,7 +1043,7 @@ class Trial(_OptunaV2Suggest):
             # never checked above: suggest_int truncated a float, suggest_categorical returned it).
             if prev is not None:
                 _check_compatible(name, prev, dist, whence="is {old} in this trial")
-            return self.params[name]
+            return self._params[name]
         remember_categorical(self.study.name, name, dist)
         value = _typed_value(self._call("suggest", {"name": name, "distribution": dist.to_wire()})["value"], dist)
         fixed = (self.system_attrs.get("fixed_params") or {}).get(name, _MISSING)
@@ -1045,9 +1062,9 @@ class Trial(_OptunaV2Suggest):
                     "distribution, so the strategy's value %r is used instead (Optuna evaluates an enqueued value as given)",
                     self.number, self.study.name, fixed, name, why, value,
                 )
-        self.params[name] = value
+        self._params[name] = value
         # A repeat returns the first value, so the first distribution stays the one it came from (Optuna).
-        self.distributions.setdefault(name, dist)
+        self._distributions.setdefault(name, dist)
         self._suggested.setdefault(name, dist)
         return value
 
@@ -1455,7 +1472,7 @@ class Trial(_OptunaV2Suggest):
         ``params`` option leaves out (a misspelt entry there tunes nothing). A study whose strategy
         does not read hypergradients at all is the server's to refuse (it knows its plug-ins).
         @raises InvalidArgumentError naming the valid choices; nothing is sent."""
-        floats = sorted(k for k, d in self.distributions.items() if isinstance(d, Float) and d.high > d.low)
+        floats = sorted(k for k, d in self._distributions.items() if isinstance(d, Float) and d.high > d.low)
         strategy = self.study.strategy
         options = strategy.get("options") if strategy.get("name") == "hypergradient" else None
         listed = options.get("params") if isinstance(options, Mapping) else None
@@ -1556,7 +1573,7 @@ class Trial(_OptunaV2Suggest):
         result = self.study.client._call(
             "set_user_attrs", {"study": self.study.name, "trial": self.number, "attrs": json_attrs(attrs)}
         )
-        self.user_attrs = dict(result["trial"].get("user_attrs") or {})
+        self._user_attrs = dict(result["trial"].get("user_attrs") or {})
 
     def set_user_attr(self, key: str, value: Any) -> None:
         """Sets one user attribute on the server (Optuna's ``trial.set_user_attr``); ``value``
@@ -1632,12 +1649,12 @@ class Trial(_OptunaV2Suggest):
         self.state = trial_state(view["state"])
         self.value = _float_or_none(view.get("value"))
         self.values = _floats_or_none(view.get("values"))
-        self.user_attrs = dict(view.get("user_attrs") or {})
+        self._user_attrs = dict(view.get("user_attrs") or {})
         self.system_attrs = dict(view.get("system_attrs") or {})
         # The stored params: PBT gives a finished member back the params its value was trained with
         # when its last exploit took effect on nothing it reported or told (``pbt_not_loaded``). A value
         # the server dropped (an enqueued one never suggested) stays here, as before.
-        self.params.update(_typed_params(view.get("params"), self.distributions))
+        self._params.update(_typed_params(view.get("params"), self._distributions))
         self.study.client._forget(self)
 
     @property
@@ -1766,7 +1783,7 @@ class Trial(_OptunaV2Suggest):
         if self.state in ("COMPLETE", "FAIL", "PRUNED"):
             return FrozenTrial.from_wire(self._view, self.study.name)
         return FrozenTrial.from_wire(
-            {**self._view, "params": self.params, "intermediate": self.intermediate, "user_attrs": self.user_attrs},
+            {**self._view, "params": self._params, "intermediate": self.intermediate, "user_attrs": self._user_attrs},
             self.study.name,
         )
 
