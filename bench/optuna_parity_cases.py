@@ -472,8 +472,13 @@ def case_frozen_protocol(s: Side) -> Obs:
     study.optimize(_number, n_trials=2)
     a, b = study.trials
     running = study.ask()
+    running.suggest_float("x", 0, 1)
+    running.set_user_attr("a", 1)
+    running.report(0.5, 0)
+    seen = study.trials[-1]
+    out_running = (seen.state.name, sorted(seen.params), seen.user_attrs, seen.intermediate_values, seen.last_step)
     now = __import__("datetime").datetime.now()
     return {"frozen.naive_datetimes": (a.datetime_start.tzinfo, running.datetime_start.tzinfo, abs((now - a.datetime_start).total_seconds()) < 3600),
             "frozen.running_fields": (study.trials[-1].duration, study.trials[-1].datetime_complete, study.trials[-1].value),
             "frozen.ordering": ([t.number for t in sorted([b, a])], a < b, a == study.trials[0]),
-            "frozen.hash": outcome(lambda: hash(a) is not None)}
+            "frozen.hash": outcome(lambda: hash(a) is not None), "frozen.running_visible": out_running}

@@ -39,6 +39,14 @@ def case_catch(s: Side) -> Obs:
     study = s.study()
     out["catch.returns_list"] = (outcome(lambda: study.optimize(lambda t: [1.0, 2.0], n_trials=1)), [t.state.name for t in study.trials])
 
+    def bad_bounds(trial: Any) -> float:
+        return float(trial.suggest_float("x", 1, 0))
+
+    study = s.study()
+    out["catch.misuse_caught"] = (outcome(lambda: study.optimize(bad_bounds, n_trials=2, catch=(ValueError,))), [t.state.name for t in study.trials])
+    study = s.study()
+    out["catch.misuse_uncaught"] = (outcome(lambda: study.optimize(bad_bounds, n_trials=2)), [t.state.name for t in study.trials])
+
     def bad_callback(st: Any, frozen: Any) -> None:
         raise RuntimeError("callback")
 
