@@ -39,7 +39,8 @@ from optuna_parity_cases import Obs, Side, builtin_base  # noqa: E402
 CASES: list[Callable[[Side], Obs]] = [objects.case_best_when_empty, objects.case_optimize_basic,
     objects.case_dataframe, loop.case_catch, loop.case_loop_rules, objects.case_ask_tell, objects.case_suggest,
     objects.case_report, objects.case_study_misc, objects.case_live_trial, objects.case_pruned_value,
-    objects.case_dataframe_edges, objects.case_summaries, objects.case_values_and_arguments,
+    objects.case_dataframe_edges, objects.case_dataframe_dtypes,
+    objects.case_summaries, objects.case_values_and_arguments,
     objects.case_pruner_and_queue, loop.case_threads_and_catch, objects.case_frozen_protocol, loop.case_log_lines]
 
 # Differences stated on purpose, key -> where and why (python-client/README.md "Coming from Optuna").
@@ -67,6 +68,8 @@ KNOWN: dict[str, str] = {
     "value.tell_numpy_array_1": "tell takes a numpy array as a sequence of values (Optuna 5.0 with numpy 2 fails the trial)",
     "sampler.grid": "GridSampler is refused with the space= and strategy='grid' to write (the grid enumerates the declared space)",
     "stop.other_thread": "study.stop() from another thread while optimize runs ends the loop (Optuna: RuntimeError, the loop goes on)",
+    "dataframe.mixed_cells": "a FAIL trial keeps the enqueued values it did not suggest in params (for its retry)",
+    "dataframe.mixed_dtypes": "a FAIL trial keeps the enqueued values it did not suggest in params (for its retry)",
     "frozen.setter": "FrozenTrial fields are read-only (dataclasses.replace or create_trial)",
 }
 

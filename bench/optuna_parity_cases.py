@@ -353,6 +353,27 @@ def case_dataframe_edges(s: Side) -> Obs:
             "dataframe.intermediate": outcome(lambda: str(df["intermediate_values"].dtype)) if "intermediate_values" in df else "absent"}
 
 
+def case_dataframe_dtypes(s: Side) -> Obs:
+    """Columns of mixed content: a None choice, bools, an int param a FAIL trial never drew, whole floats."""
+    study = s.study()
+    for c, n, b in ((None, 2, True), ("a", 3, False), ("a", 4, True)):
+        study.enqueue_trial({"c": c, "n": n, "b": b})
+
+    def objective(t: Any) -> float:
+        t.suggest_categorical("c", [None, "a"])
+        t.suggest_categorical("b", [True, False])
+        if t.number == 2:
+            raise ValueError("before n")
+        t.suggest_int("n", 0, 5)
+        t.set_user_attr("f", 1.5 if t.number else 2)
+        return 1.0
+
+    study.optimize(objective, n_trials=3, catch=(ValueError,))
+    df = study.trials_dataframe(attrs=("number", "value", "params", "user_attrs", "state", "duration"))
+    return {"dataframe.mixed_dtypes": {c: str(d) for c, d in df.dtypes.items()},
+            "dataframe.mixed_cells": [[repr(v) for v in df[c]] for c in ("params_c", "params_n", "user_attrs_f", "value")]}
+
+
 def case_summaries(s: Side) -> Obs:
     study = s.study(direction="maximize")
     study.optimize(_number, n_trials=2)
