@@ -70,6 +70,7 @@ KNOWN: dict[str, str] = {
     "stop.other_thread": "study.stop() from another thread while optimize runs ends the loop (Optuna: RuntimeError, the loop goes on)",
     "dataframe.mixed_cells": "a FAIL trial keeps the enqueued values it did not suggest in params (for its retry)",
     "dataframe.mixed_dtypes": "a FAIL trial keeps the enqueued values it did not suggest in params (for its retry)",
+    "enqueue.skip_whole_float": "skip_if_exists compares numbers by value: n=2.0 repeats n=2 (Optuna: another type, enqueued)",
     "frozen.setter": "FrozenTrial fields are read-only (dataclasses.replace or create_trial)",
 }
 

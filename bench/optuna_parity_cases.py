@@ -255,6 +255,14 @@ def case_study_misc(s: Side) -> Obs:
     out["enqueue.used"] = got[0]
     out["enqueue.count"] = len(study.trials)
     out["enqueue.ask_params"] = study.trials[0].params
+    after = s.study()
+    after.enqueue_trial({"x": 0.5, "n": 2})
+    after.optimize(lambda t: t.suggest_float("x", 0, 1) + t.suggest_int("n", 0, 3), n_trials=1)
+    for params in ({"x": 0.5, "n": 2}, {"n": 2, "x": 0.5}, {"x": 0.5}):
+        after.enqueue_trial(params, skip_if_exists=True)
+    out["enqueue.skip_after_complete"] = [(t.state.name, sorted(t.system_attrs.get("fixed_params", {}).items())) for t in after.trials]
+    after.enqueue_trial({"x": 0.5, "n": 2.0}, skip_if_exists=True)  # a whole float for the int parameter
+    out["enqueue.skip_whole_float"] = len(after.trials)
     ordered = s.study()
     ordered.enqueue_trial({"m": 1, "z": 0.5})
 
