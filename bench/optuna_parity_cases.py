@@ -154,6 +154,11 @@ def case_ask_tell(s: Side) -> Obs:
         if state == "RUNNING":
             study.tell(t, state=TS.FAIL)
     out["tell.unknown_number"] = outcome(lambda: study.tell(10_000, 1.0))
+    t = study.ask()
+    out["user_attr.int_key"] = outcome(lambda: t.set_user_attr(1, "x"))
+    out["user_attr.not_json"] = (outcome(lambda: t.set_user_attr("k", object())), outcome(lambda: study.set_user_attr("k", {1, 2})))
+    study.tell(t, 1.0)
+    out["tell.should_prune_after"] = outcome(t.should_prune)
     multi = s.study(directions=["minimize", "maximize"])
     t = multi.ask()
     with warnings.catch_warnings(record=True) as caught:
