@@ -72,6 +72,7 @@ KNOWN: dict[str, str] = {
     "dataframe.mixed_dtypes": "a FAIL trial keeps the enqueued values it did not suggest in params (for its retry)",
     "enqueue.skip_whole_float": "skip_if_exists compares numbers by value: n=2.0 repeats n=2 (Optuna: another type, enqueued)",
     "user_attr.not_json": "attributes are JSON, as in Optuna's RDB and journal storages (its in-memory one keeps any object)",
+    "suggest.numpy_choices": "a numpy array's choices come back as Python values (docs/MIGRATING-FROM-OPTUNA.md)",
     "frozen.setter": "FrozenTrial fields are read-only (dataclasses.replace or create_trial)",
 }
 

@@ -199,6 +199,11 @@ def case_suggest(s: Side) -> Obs:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             out[f"suggest.{label}"] = outcome(f)
+    np = __import__("numpy")
+    out["suggest.numpy_bounds"] = [type(v).__name__ for v in (trial.suggest_int("q", np.int64(1), np.int64(9)),
+                                   trial.suggest_float("r", np.float32(0.5), np.float64(2)), trial.suggest_int("u", 1, 9, step=np.int64(2)),
+                                   trial.suggest_float("w", 0, 1, step=np.float64(0.25)))]
+    out["suggest.numpy_choices"] = type(trial.suggest_categorical("y", np.array([1, 2]))).__name__
     out["suggest.keywords"] = outcome(lambda: trial.suggest_float(name="p", low=0.0, high=1.0, step=None, log=False) * 0)
     study.tell(trial, 0.0)
     return out
