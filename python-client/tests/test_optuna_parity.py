@@ -99,13 +99,27 @@ def test_an_enqueued_trials_params_follow_the_order_it_suggested_them(server: Se
     study.enqueue_trial({"m": 1, "z": 0.5, "unused": 3})
     assert list(study.trials[0].params) == ["m", "z", "unused"]  # WAITING: the enqueued values as given
 
+    live: list[object] = []
+
     def objective(trial: tp.Trial) -> float:
         trial.suggest_float("z", 0, 1)
         trial.suggest_categorical("a", ["x", "y"])
         trial.suggest_int("m", 0, 3)
+        # The running trial too (a config built from trial.params, Optuna's failure log line), and its
+        # snapshot, which constraints_func gets: the enqueued value not suggested after the suggested ones.
+        snapshot = trial.frozen()
+        live.extend([list(trial.params), list(snapshot.params), list(snapshot.distributions)])
         return 1.0
 
-    study.optimize(objective, n_trials=1)
+    seen: list[object] = []
+
+    def constraints(t: tp.FrozenTrial) -> list[float]:
+        seen.extend([list(t.params), list(t.distributions)])
+        return [0.0]
+
+    study.optimize(objective, n_trials=1, constraints_func=constraints)
+    assert live == [["z", "a", "m", "unused"], ["z", "a", "m", "unused"], ["z", "a", "m"]]
+    assert seen == [["z", "a", "m", "unused"], ["z", "a", "m"]]
     told = study.trials[0]
     assert list(told.params) == list(told.distributions) == ["z", "a", "m"]
     assert list(study.best_params) == ["z", "a", "m"] and told.params["m"] == 1 and told.params["z"] == 0.5

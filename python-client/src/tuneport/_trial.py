@@ -1062,10 +1062,15 @@ class Trial(_OptunaV2Suggest):
                     "distribution, so the strategy's value %r is used instead (Optuna evaluates an enqueued value as given)",
                     self.number, self.study.name, fixed, name, why, value,
                 )
+        first_here = name not in self._distributions
         self._params[name] = value
         # A repeat returns the first value, so the first distribution stays the one it came from (Optuna).
         self._distributions.setdefault(name, dist)
         self._suggested.setdefault(name, dist)
+        if first_here:
+            # Suggestion order, as Optuna's params: an enqueued trial's params came in the queue's order
+            # (``{'m':..,'z':..}`` for a trial suggesting z, a, m), the values not suggested yet after.
+            self._params = {**{k: self._params[k] for k in self._distributions if k in self._params}, **self._params}
         return value
 
     def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False) -> float:
@@ -1783,7 +1788,10 @@ class Trial(_OptunaV2Suggest):
         if self.state in ("COMPLETE", "FAIL", "PRUNED"):
             return FrozenTrial.from_wire(self._view, self.study.name)
         return FrozenTrial.from_wire(
-            {**self._view, "params": self._params, "intermediate": self.intermediate, "user_attrs": self._user_attrs},
+            {**self._view, "params": self._params, "intermediate": self.intermediate, "user_attrs": self._user_attrs,
+             # Those suggested since the ask (the asked view has only those it began with), as
+             # Optuna's running trial shows them: constraints_func reads this snapshot.
+             "distributions": {k: d.to_wire() for k, d in self._distributions.items()}},
             self.study.name,
         )
 
