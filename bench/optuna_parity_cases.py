@@ -275,15 +275,17 @@ def case_study_misc(s: Side) -> Obs:
     out["enqueue.skip_whole_float"] = len(after.trials)
     ordered = s.study()
     ordered.enqueue_trial({"m": 1, "z": 0.5})
+    live: list[Any] = []
 
     def in_order(t: Any) -> float:
         t.suggest_float("z", 0, 1)
         t.suggest_categorical("a", ["x", "y"])
         t.suggest_int("m", 0, 3)
+        live.append(list(t.params))
         return _number(t)
 
     ordered.optimize(in_order, n_trials=2)
-    out["params.order"] = ([list(t.params) for t in ordered.trials], [list(t.distributions) for t in ordered.trials], list(ordered.best_params))
+    out["params.order"] = ([list(t.params) for t in ordered.trials], [list(t.distributions) for t in ordered.trials], list(ordered.best_params), live)
     out["state.names"] = sorted(m.name for m in TS)
     out["state.enum"] = [str(TS.COMPLETE), shape(TS.COMPLETE.value), [m.name for m in TS]]
     out["state.is_finished"] = sorted((m.name, m.is_finished()) for m in TS)
