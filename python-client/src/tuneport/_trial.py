@@ -1067,9 +1067,10 @@ class Trial(_OptunaV2Suggest):
         # A repeat returns the first value, so the first distribution stays the one it came from (Optuna).
         self._distributions.setdefault(name, dist)
         self._suggested.setdefault(name, dist)
-        if first_here:
+        if first_here and len(self._params) > len(self._distributions):
             # Suggestion order, as Optuna's params: an enqueued trial's params came in the queue's order
             # (``{'m':..,'z':..}`` for a trial suggesting z, a, m), the values not suggested yet after.
+            # Only while such values wait: otherwise the new name is last already (no O(n) per suggest).
             self._params = {**{k: self._params[k] for k in self._distributions if k in self._params}, **self._params}
         return value
 
