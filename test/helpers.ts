@@ -108,6 +108,19 @@ export async function startServer(dbPath: string, extra: string[] = [], bind = "
 }
 
 /**
+ * Starts `tuneport serve` with MCP over HTTP (bearer `token`) and the dashboard, both on ports it
+ * binds itself, and waits for its ready line: the server, the MCP endpoint's URL and the dashboard's
+ * URL without its trailing slash.
+ */
+export async function startHttpDoors(dbPath: string, token: string): Promise<{ server: ServerProcess; mcpUrl: string; dashUrl: string }> {
+  process.env.TUNEPORT_MCP_TOKEN = token;
+  const server = await startServer(dbPath, ["--mcp-http", "0", "--dashboard", "0"]);
+  for (let i = 0; i < 900 && !server.lines.some((l) => l.includes("tuneport ready")); i++) await new Promise((r) => setTimeout(r, 100));
+  const ready = JSON.parse(server.lines.find((l) => l.includes("tuneport ready")) as string) as { mcp_http: string; dashboard: string };
+  return { server, mcpUrl: ready.mcp_http, dashUrl: ready.dashboard.replace(/\/$/, "") };
+}
+
+/**
  * Resolves once `proc`'s stdout has been read to its end. A child's 'exit' can come before its last
  * stdout lines are read (on a busy machine, often), so a test that reads the lines of a stopped
  * process waits for this first. Only stdout: the plot worker the server forks inherits its stderr

@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encode } from "../src/transports/zmq/codec.js";
-import { CLI, type ServerProcess, TestClient, startServer, stopServers, tempDir } from "./helpers.js";
+import { CLI, type ServerProcess, TestClient, startHttpDoors, stopServers, tempDir } from "./helpers.js";
 
 const TOKEN = "proto-key-token-0123456789";
 const dir = tempDir();
@@ -23,12 +23,7 @@ const withProtoSpace = (name: string) => JSON.parse(`{"name":"${name}","space":{
 const harmless = (name: string) => ({ name, space: { __proto_: { type: "categorical", choices: ["__proto__", "b"] } } });
 
 beforeAll(async () => {
-  process.env.TUNEPORT_MCP_TOKEN = TOKEN;
-  server = await startServer(join(dir, "p.db"), ["--mcp-http", "0", "--dashboard", "0"]);
-  for (let i = 0; i < 900 && !server.lines.some((l) => l.includes("tuneport ready")); i++) await new Promise((r) => setTimeout(r, 100));
-  const ready = JSON.parse(server.lines.find((l) => l.includes("tuneport ready")) as string) as { mcp_http: string; dashboard: string };
-  mcpUrl = ready.mcp_http;
-  dashUrl = ready.dashboard.replace(/\/$/, "");
+  ({ server, mcpUrl, dashUrl } = await startHttpDoors(join(dir, "p.db"), TOKEN));
   client = new TestClient(server.endpoint);
 }, 120_000);
 

@@ -3,7 +3,20 @@ import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import { workerIdentity } from "./worker.js";
 import fc from "fast-check";
-import { MAX_NESTING, checkArgumentLimits, clipText, findForbiddenKey, findIllFormedString, jsonTextDuplicateKey, jsonTextNestingExceeds, nestingExceeds } from "./input-limits.js";
+import {
+  CONTAINER_ALLOWANCE,
+  JSON_CHARS_PER_CONTAINER,
+  MAX_NESTING,
+  checkArgumentLimits,
+  clipText,
+  findForbiddenKey,
+  findIllFormedString,
+  jsonTextDuplicateKey,
+  jsonTextNestingExceeds,
+  jsonTextShapeProblem,
+  maxJsonContainers,
+  nestingExceeds,
+} from "./input-limits.js";
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
@@ -51,6 +64,27 @@ describe("jsonTextNestingExceeds", () => {
     expect(jsonTextNestingExceeds('[[],[],[],[]]', 2)).toBe(false);
     // What JSON.parse took a second over is read at once, and refused.
     expect(jsonTextNestingExceeds("[".repeat(1_000_000) + "]".repeat(1_000_000), MAX_NESTING)).toBe(true);
+  });
+});
+
+describe("jsonTextShapeProblem", () => {
+  it("refuses more maps and arrays than maxJsonContainers(characters), empty ones included, and no fewer", () => {
+    expect(maxJsonContainers(800)).toBe(CONTAINER_ALLOWANCE + 800 / JSON_CHARS_PER_CONTAINER);
+    // `{"a":[{},{},…]}` padded with spaces to `chars` characters: k + 2 containers.
+    const text = (k: number, chars: number) => {
+      const t = `{"a":[${new Array(k).fill("{}").join(",")}]}`;
+      return t + " ".repeat(chars - t.length);
+    };
+    for (const chars of [3000, 3007]) {
+      const max = maxJsonContainers(chars);
+      expect(jsonTextShapeProblem(text(max - 2, chars), MAX_NESTING)).toBeNull();
+      expect(jsonTextShapeProblem(text(max - 1, chars), MAX_NESTING)).toBe("too-many-containers");
+    }
+    // Brackets inside strings are no containers; the depth is still refused first where it comes first.
+    expect(jsonTextShapeProblem(`["${"[]{}".repeat(1000)}"]`, MAX_NESTING, 1)).toBeNull();
+    expect(jsonTextShapeProblem("[[[[]]]]", 3, 3)).toBe("too-deep");
+    expect(jsonTextShapeProblem("[[],[],[]]", 3, 3)).toBe("too-many-containers");
+    expect(jsonTextShapeProblem(`[${"[],".repeat(100_000)}[]]`, MAX_NESTING)).toBe("too-many-containers");
   });
 });
 

@@ -36,9 +36,36 @@ export function maxContainers(bytes: number): number {
   return CONTAINER_ALLOWANCE + Math.floor(bytes / BYTES_PER_CONTAINER);
 }
 
-/** The message of a request refused for holding more than `maxContainers(bytes)` maps and arrays. */
-export function tooManyContainersMessage(what: string, bytes: number): string {
-  return `${what} holds more maps and arrays than its ${bytes} bytes allow (at most ${maxContainers(bytes)}: ${CONTAINER_ALLOWANCE} plus one per ${BYTES_PER_CONTAINER} bytes; each costs the server 40 to 60 bytes once decoded); send the same data in fewer containers (a list of numbers rather than a list of one-element lists, say); this limit is not configurable`;
+/**
+ * Maps and arrays a JSON text of `chars` characters may hold (empty ones included; the JSON doors:
+ * MCP over HTTP and stdio, the dashboard's ops): `CONTAINER_ALLOWANCE` plus one per
+ * `JSON_CHARS_PER_CONTAINER` characters. JSON spends about twice the characters on a container and
+ * its small elements that MessagePack spends bytes (`[0,0,0],` is 8 characters, 4 bytes), so the
+ * same data is refused at every door; `JSON.parse` took 21 times the text for `[{},{},…]` and 24
+ * for `[[{}],…]` (a 4 MiB MCP body 85 to 100 MB), at most 10 within the bound (`[[0,0,0],…]`). Real
+ * messages hold one per 33 characters or more (a batch, a space's parameter maps), add_trial's
+ * `[step, value]` pairs one per 15. docs/BENCHMARKS.md "Input hardening" has the figures.
+ */
+export const JSON_CHARS_PER_CONTAINER = 8;
+
+/** The most maps and arrays a JSON text of `chars` characters may hold (see `JSON_CHARS_PER_CONTAINER`). */
+export function maxJsonContainers(chars: number): number {
+  return CONTAINER_ALLOWANCE + Math.floor(chars / JSON_CHARS_PER_CONTAINER);
+}
+
+/**
+ * The message of a request refused for holding more maps and arrays than its size allows: a
+ * MessagePack frame of `size` bytes (`maxContainers`), or JSON text of `size` characters when
+ * `json` (`maxJsonContainers`).
+ */
+export function tooManyContainersMessage(what: string, size: number, json = false): string {
+  const [max, per, unit] = json ? [maxJsonContainers(size), JSON_CHARS_PER_CONTAINER, "characters"] : [maxContainers(size), BYTES_PER_CONTAINER, "bytes"];
+  return `${what} holds more maps and arrays than its ${size} ${unit} allow (at most ${max}: ${CONTAINER_ALLOWANCE} plus one per ${per} ${unit}; each costs the server 40 to ${json ? 80 : 60} bytes once decoded); send the same data in fewer containers (a list of numbers rather than a list of one-element lists, say); this limit is not configurable`;
+}
+
+/** The `data` of a JSON text of `chars` characters refused for its containers (as ZeroMQ's, sized in characters). */
+export function jsonContainersData(chars: number): { reason: "max_containers"; max_containers: number; message_chars: number } {
+  return { reason: "max_containers", max_containers: maxJsonContainers(chars), message_chars: chars };
 }
 
 const LONE_SURROGATE = /\p{Cs}/u;
@@ -99,13 +126,20 @@ export function nestingExceeds(value: unknown, max: number = MAX_NESTING): boole
   return walk(value, "", (_v, level) => (level > max ? true : null)) === true;
 }
 
+/** What `jsonTextShapeProblem` found wrong with a JSON text before parsing it. */
+export type JsonTextProblem = "too-deep" | "too-many-containers";
+
 /**
- * True when JSON `text` nests arrays/objects deeper than `max` levels (the top-level value is level
- * 1), found by reading its characters, before any parser: `JSON.parse` of a megabyte of `[[[[…`
- * blocks the event loop for a second. Text that is not JSON may answer either way; parse it after.
+ * Reads JSON `text`'s characters, before any parser, for arrays/objects nested deeper than
+ * `maxDepth` levels (the top-level value is level 1; `JSON.parse` of a megabyte of `[[[[…` blocks
+ * the event loop for a second) or more than `maxContainers` of them in all (`maxJsonContainers`:
+ * `JSON.parse` of `[{},{},…]` holds 21 times the text); null when neither. One pass, which stops at
+ * the first problem, so a text both too deep and too full answers whichever comes first. Text that
+ * is not JSON may answer anything; parse it after.
  */
-export function jsonTextNestingExceeds(text: string, max: number): boolean {
+export function jsonTextShapeProblem(text: string, maxDepth: number, maxContainers: number = maxJsonContainers(text.length)): JsonTextProblem | null {
   let depth = 0;
+  let left = maxContainers;
   let inString = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -114,10 +148,16 @@ export function jsonTextNestingExceeds(text: string, max: number): boolean {
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x5b || c === 0x7b) {
-      if (++depth > max) return true;
+      if (++depth > maxDepth) return "too-deep";
+      if (--left < 0) return "too-many-containers";
     } else if (c === 0x5d || c === 0x7d) depth--;
   }
-  return false;
+  return null;
+}
+
+/** True when JSON `text` nests arrays/objects deeper than `max` levels (`jsonTextShapeProblem`, containers not counted). */
+export function jsonTextNestingExceeds(text: string, max: number): boolean {
+  return jsonTextShapeProblem(text, max, Number.POSITIVE_INFINITY) === "too-deep";
 }
 
 /**

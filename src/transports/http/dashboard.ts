@@ -28,7 +28,15 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import { type ErrorCode, TuneportError } from "../../domain/errors.js";
-import { MAX_NESTING, checkArgumentLimits, duplicateKeyMessage, jsonTextDuplicateKey, jsonTextNestingExceeds } from "../../domain/input-limits.js";
+import {
+  MAX_NESTING,
+  checkArgumentLimits,
+  duplicateKeyMessage,
+  jsonContainersData,
+  jsonTextDuplicateKey,
+  jsonTextShapeProblem,
+  tooManyContainersMessage,
+} from "../../domain/input-limits.js";
 import type { StudyChange } from "../../service/change-feed.js";
 import type { OpName } from "../../service/ops/ops.js";
 import { sendChange } from "../change-resend.js";
@@ -249,10 +257,16 @@ export class DashboardServer {
     const body = await readBody(req, MAX_BODY_BYTES);
     if (body.kind === "too-large") return this.json(res, 413, { error: { code: "INVALID_ARGUMENT", message: "the body is larger than 256 KiB" } }, { connection: "close" });
     if (body.kind === "not-utf8") return this.json(res, 400, { error: { code: "INVALID_ARGUMENT", message: "the body is not UTF-8" } });
-    // Before parsing: JSON.parse of 256 KiB of `[[[[…` costs the event loop far more than reading it.
-    if (jsonTextNestingExceeds(body.text, MAX_NESTING)) {
+    // Before parsing: JSON.parse of 256 KiB of `[[[[…` costs the event loop far more than reading
+    // it, and of `[{},{},…]` 21 times its size in memory (`maxJsonContainers`).
+    const shape = jsonTextShapeProblem(body.text, MAX_NESTING);
+    if (shape === "too-deep") {
       const message = `${name}: the arguments nest deeper than ${MAX_NESTING} levels`;
       return this.json(res, 400, { error: { code: "INVALID_ARGUMENT", message, data: { max_nesting: MAX_NESTING } } });
+    }
+    if (shape === "too-many-containers") {
+      const message = tooManyContainersMessage(`${name}: the body`, body.text.length, true);
+      return this.json(res, 400, { error: { code: "INVALID_ARGUMENT", message, data: jsonContainersData(body.text.length) } });
     }
     let args: unknown;
     try {

@@ -33,7 +33,7 @@ import type { McpBackend } from "./backend.js";
 import { type TuneportMcp, createTuneportMcp } from "./mcp-server.js";
 import { ERROR_META_KEY, errorMeta } from "./uris.js";
 import { findForbiddenKey } from "../../domain/input-limits.js";
-import { bodyProblem, duplicateKeyReply, forbiddenKeyReply, invalidUtf8Reply, mayHoldForbiddenKey, tooDeepReply, toolArgumentsProblem } from "./strict-json.js";
+import { bodyProblem, duplicateKeyReply, forbiddenKeyReply, invalidUtf8Reply, mayHoldForbiddenKey, textShapeReply, toolArgumentsProblem } from "./strict-json.js";
 import { requestProblem, reusedIdProblem } from "./request-shape.js";
 import { HttpDoor, trustedLog } from "../http/http-door.js";
 import { readBody } from "../http/http-rules.js";
@@ -211,9 +211,9 @@ export class McpHttpServer {
         res.writeHead(400, { "content-type": "application/json" }).end(JSON.stringify(invalidUtf8Reply(read.bytes)));
         return;
       }
-      const deep = tooDeepReply(read.text);
-      if (deep !== null) {
-        res.writeHead(400, { "content-type": "application/json" }).end(JSON.stringify(deep));
+      const shape = textShapeReply(read.text);
+      if (shape !== null) {
+        res.writeHead(400, { "content-type": "application/json" }).end(JSON.stringify(shape));
         return;
       }
       const body = parseJson(read.text);

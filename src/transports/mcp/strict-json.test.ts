@@ -1,6 +1,6 @@
 /** How a refused message's id is found without parsing it (`messageHeader`, `edgeId`). */
 import { describe, expect, it } from "vitest";
-import { edgeId, messageHeader, tooDeepReply } from "./strict-json.js";
+import { edgeId, messageHeader, textShapeReply } from "./strict-json.js";
 
 describe("messageHeader", () => {
   it("reads the outermost object's id and method, wherever they stand, and no nested or quoted one", () => {
@@ -17,10 +17,10 @@ describe("messageHeader", () => {
 
   it("addresses a deep refusal: -32602 with the id of a tool call, -32600 with the id of anything else", () => {
     const deep = "[".repeat(100_000) + "]".repeat(100_000);
-    expect(tooDeepReply(`{"method":"tools/call","params":{"name":"x","arguments":{"a":${deep}}},"jsonrpc":"2.0","id":9}`)).toMatchObject({ id: 9, error: { code: -32602 } });
-    expect(tooDeepReply(`{"jsonrpc":"2.0","id":"r","method":"resources/read","params":{"a":${deep}}}`)).toMatchObject({ id: "r", error: { code: -32600 } });
-    expect(tooDeepReply(deep)).toMatchObject({ id: null, error: { code: -32600 } });
-    expect(tooDeepReply('{"id":1,"method":"ping"}')).toBeNull();
+    expect(textShapeReply(`{"method":"tools/call","params":{"name":"x","arguments":{"a":${deep}}},"jsonrpc":"2.0","id":9}`)).toMatchObject({ id: 9, error: { code: -32602 } });
+    expect(textShapeReply(`{"jsonrpc":"2.0","id":"r","method":"resources/read","params":{"a":${deep}}}`)).toMatchObject({ id: "r", error: { code: -32600 } });
+    expect(textShapeReply(deep)).toMatchObject({ id: null, error: { code: -32600 } });
+    expect(textShapeReply('{"id":1,"method":"ping"}')).toBeNull();
   });
 });
 

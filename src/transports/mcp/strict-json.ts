@@ -9,7 +9,16 @@
  */
 import { isUtf8 } from "node:buffer";
 import { Transform, type TransformCallback, type Writable } from "node:stream";
-import { MAX_NESTING, duplicateKeyMessage, findForbiddenKey, forbiddenKeyMessage, jsonTextDuplicateKey, jsonTextNestingExceeds } from "../../domain/input-limits.js";
+import {
+  MAX_NESTING,
+  duplicateKeyMessage,
+  findForbiddenKey,
+  forbiddenKeyMessage,
+  jsonContainersData,
+  jsonTextDuplicateKey,
+  jsonTextShapeProblem,
+  tooManyContainersMessage,
+} from "../../domain/input-limits.js";
 import { requestProblem } from "./request-shape.js";
 
 /** Largest stdio message accepted (the HTTP transport's body limit). */
@@ -23,15 +32,21 @@ export const MAX_LINE_BYTES = 4 * 1024 * 1024;
 export const MAX_MESSAGE_NESTING = MAX_NESTING + 8;
 
 /**
- * The refusal of message text nesting deeper than `MAX_MESSAGE_NESTING`, or null: invalid params
- * (-32602) for a tool call, an invalid request (-32600) otherwise, with the message's id read from
- * its text (`messageHeader`), so that the client's request ends at once. With id null, as before
- * 2026-12-06, no client could match it to its request: the SDK's waited for its 60 s timeout.
+ * The refusal of message text nesting deeper than `MAX_MESSAGE_NESTING`, or holding more maps and
+ * arrays than its length allows (`maxJsonContainers`, with `data.reason` max_containers: 4 MiB of
+ * `[{},{},…]` took 85 MB once parsed), or null: found by one pass over the text before it is parsed
+ * (`jsonTextShapeProblem`). Invalid params (-32602) for a tool call, an invalid request (-32600)
+ * otherwise, with the message's id read from its text (`messageHeader`), so that the client's request
+ * ends at once. With id null, as before 2026-12-06, no client could match it to its request: the
+ * SDK's waited for its 60 s timeout.
  */
-export function tooDeepReply(text: string): JsonRpcErrorReply | null {
-  if (!jsonTextNestingExceeds(text, MAX_MESSAGE_NESTING)) return null;
+export function textShapeReply(text: string): JsonRpcErrorReply | null {
+  const problem = jsonTextShapeProblem(text, MAX_MESSAGE_NESTING);
+  if (problem === null) return null;
   const { id, method } = messageHeader(text);
-  return refusal(id, method === "tools/call" ? -32602 : -32600, `the message nests deeper than ${MAX_MESSAGE_NESTING} levels (a tool's arguments take at most ${MAX_NESTING})`);
+  const code = method === "tools/call" ? -32602 : -32600;
+  if (problem === "too-deep") return refusal(id, code, `the message nests deeper than ${MAX_MESSAGE_NESTING} levels (a tool's arguments take at most ${MAX_NESTING})`);
+  return refusal(id, code, tooManyContainersMessage("the message", text.length, true), jsonContainersData(text.length));
 }
 
 /**
@@ -133,7 +148,8 @@ export const mayHoldForbiddenKey = (text: string): boolean => text.includes("pro
 export interface JsonRpcErrorReply {
   jsonrpc: "2.0";
   id: string | number | null;
-  error: { code: number; message: string; data: { code: string } };
+  /** `data.code` the wire code; a refusal may say more (`data.reason`, …). */
+  error: { code: number; message: string; data: { code: string } & Record<string, unknown> };
 }
 
 /**
@@ -185,9 +201,9 @@ export function duplicateKeyReply(text: string, message: unknown): JsonRpcErrorR
   return refusal(typeof raw === "number" || typeof raw === "string" ? raw : null, -32600, duplicateKeyMessage("the message", key).message);
 }
 
-/** A JSON-RPC error reply refusing a message with INVALID_ARGUMENT (`code`: -32700, -32600 or -32602). */
-function refusal(id: string | number | null, code: number, message: string): JsonRpcErrorReply {
-  return { jsonrpc: "2.0", id, error: { code, message: `INVALID_ARGUMENT: ${message}`, data: { code: "INVALID_ARGUMENT" } } };
+/** A JSON-RPC error reply refusing a message with INVALID_ARGUMENT (`code`: -32700, -32600 or -32602), `data` beside `data.code`. */
+function refusal(id: string | number | null, code: number, message: string, data: Record<string, unknown> = {}): JsonRpcErrorReply {
+  return { jsonrpc: "2.0", id, error: { code, message: `INVALID_ARGUMENT: ${message}`, data: { ...data, code: "INVALID_ARGUMENT" } } };
 }
 
 const invalidRequest = (message: string): JsonRpcErrorReply => refusal(null, -32600, message);
@@ -203,8 +219,8 @@ const invalidRequest = (message: string): JsonRpcErrorReply => refusal(null, -32
  * answer them with id null. The line is parsed once here, and again by the SDK.
  */
 export function stdioLineProblem(text: string): JsonRpcErrorReply | null {
-  const deep = tooDeepReply(text);
-  if (deep !== null) return deep;
+  const shape = textShapeReply(text);
+  if (shape !== null) return shape;
   let m: unknown;
   try {
     m = JSON.parse(text);
