@@ -1,9 +1,14 @@
 // How many bytes of heap a request frame costs once decoded, per byte of frame, by shape; and the
-// CPU to refuse it (scanFrame) vs to decode it. node --expose-gc bench/decode-multiple.mjs [MiB]
+// CPU to refuse it (scanFrame) vs to decode it. Then the same for the JSON doors (MCP over HTTP and
+// stdio, the dashboard): heap after JSON.parse per character of text, the answer of the text scan
+// they run first (jsonTextShapeProblem: nesting and containers), its time with and without the
+// container count, and JSON.parse's. node --expose-gc bench/decode-multiple.mjs [MiB]
 import "./help.mjs";
 import { Packr } from "msgpackr";
 import { decode } from "../dist/transports/zmq/codec.js";
 import { scanFrame } from "../dist/transports/zmq/msgpack-scan.js";
+import { jsonTextShapeProblem } from "../dist/domain/input-limits.js";
+import { MAX_MESSAGE_NESTING } from "../dist/transports/mcp/strict-json.js";
 
 const mib = Number(process.argv[2] ?? 1);
 if (!(mib > 0 && mib <= 64)) {
@@ -51,15 +56,62 @@ for (const [name, make] of Object.entries(shape)) {
   results.push({ shape: name, bytes: frame.byteLength, scan: problem ?? "passes", heap_multiple: +((after - before) / frame.byteLength).toFixed(1), scan_ms_to_refuse_or_pass: +scanMs.toFixed(1), decode_ms: +decodeMs.toFixed(1) });
 }
 console.table(results);
-// The JSON doors (MCP over HTTP/stdio, dashboard): JSON.parse of a body of the same shapes.
+// The JSON doors (MCP over HTTP/stdio, dashboard): JSON.parse of text of these shapes, ~`mib` MiB each.
+const chars = mib * 1024 * 1024;
+const repeat = (unit) => `[${new Array(Math.floor(chars / (unit.length + 1))).fill(unit).join(",")}]`;
+const list = (per, item) => Array.from({ length: Math.floor(chars / per) }, (_, i) => item(i)).join(",");
+const jsonShapes = {
+  "[1,1,…]": repeat("1"),
+  "[{},{},…]": repeat("{}"),
+  "[[],[],…]": repeat("[]"),
+  "[[{}],[{}],…]": repeat("[{}]"),
+  "[[0],[0],…]": repeat("[0]"),
+  "[[0,0],…]": repeat("[0,0]"),
+  "[[0,0,0],…] (one per 8 characters: at the bound)": repeat("[0,0,0]"),
+  "[{} ,{} ,…] padded to 8 characters (at the bound)": repeat("{}     "),
+  "MCP batch of tools/call": `[${list(110, (i) => `{"jsonrpc":"2.0","id":${i},"method":"tools/call","params":{"name":"best","arguments":{"study":"s"}}}`)}]`,
+  "create_study space {pN: {type, low, high}}": `{"name":"s","space":{${list(46, (i) => `"p${i}":{"type":"float","low":0.5,"high":1.5}`)}}}`,
+  "user_attrs of float pairs [[0.5,0.25],…]": `{"study":"s","attrs":{"pairs":[${list(12, (i) => `[${i + 0.5},0.25]`)}]}}`,
+  "add_trial intermediate [[step, 0.5],…] (ZeroMQ's densest real shape)": `{"intermediate":[${list(11, (i) => `[${i},${i + 0.5}]`)}]}`,
+  "enqueue params {pN: 0.5}": `{"study":"s","params":{${list(13, (i) => `"p${i}":${i + 0.5}`)}}}`,
+};
+const fastest = (f) => {
+  let ms = Infinity;
+  let out;
+  for (let i = 0; i < 3; i++) {
+    const t = process.hrtime.bigint();
+    out = f();
+    ms = Math.min(ms, Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  return [out, ms];
+};
 const json = [];
-for (const [name, unit] of [["[[],[],…]", "[]"], ["[{},{},…]", "{}"], ["[1,1,…]", "1"]]) {
-  const text = `[${new Array(Math.floor((mib * 1024 * 1024) / (unit.length + 1))).fill(unit).join(",")}]`;
+for (const [name, text] of Object.entries(jsonShapes)) {
+  const [answer, scanMs] = fastest(() => jsonTextShapeProblem(text, MAX_MESSAGE_NESTING));
+  const [, nestingMs] = fastest(() => jsonTextShapeProblem(text, MAX_MESSAGE_NESTING, Infinity));
+  const containers = (text.match(/[[{]/g) ?? []).length; // no strings hold brackets here
   keep = null;
   globalThis.gc(); globalThis.gc();
-  const before = process.memoryUsage().heapUsed - text.length; // the text itself is held throughout
-  keep = JSON.parse(text);
+  const before = process.memoryUsage().heapUsed;
+  let parseMs = Infinity;
+  for (let i = 0; i < 3; i++) {
+    keep = null;
+    if (i === 2) { globalThis.gc(); globalThis.gc(); }
+    const t = process.hrtime.bigint();
+    keep = JSON.parse(text);
+    parseMs = Math.min(parseMs, Number(process.hrtime.bigint() - t) / 1e6);
+  }
   globalThis.gc(); globalThis.gc();
-  json.push({ shape: name, bytes: text.length, heap_multiple: +((process.memoryUsage().heapUsed - before - text.length) / text.length).toFixed(1) });
+  json.push({
+    shape: name,
+    chars: text.length,
+    chars_per_container: +(text.length / containers).toFixed(1),
+    scan: answer ?? "passes",
+    heap_multiple_parsed: +((process.memoryUsage().heapUsed - before) / text.length).toFixed(1),
+    scan_ms: +scanMs.toFixed(1),
+    nesting_only_scan_ms: +nestingMs.toFixed(1),
+    parse_ms: +parseMs.toFixed(1),
+  });
 }
+keep = null;
 console.table(json);

@@ -40,8 +40,8 @@ export function maxContainers(bytes: number): number {
  * Maps and arrays a JSON text of `chars` characters may hold (empty ones included; the JSON doors:
  * MCP over HTTP and stdio, the dashboard's ops): `CONTAINER_ALLOWANCE` plus one per
  * `JSON_CHARS_PER_CONTAINER` characters. JSON spends about twice the characters on a container and
- * its small elements that MessagePack spends bytes (`[0,0,0],` is 8 characters, 4 bytes), so the
- * same data is refused at every door; `JSON.parse` took 21 times the text for `[{},{},…]` and 24
+ * its small elements that MessagePack spends bytes (`[0,0,0],` is 8 characters, 4 bytes), so about
+ * the same data is refused at every door; `JSON.parse` took 21 times the text for `[{},{},…]` and 24
  * for `[[{}],…]` (a 4 MiB MCP body 85 to 100 MB), at most 10 within the bound (`[[0,0,0],…]`). Real
  * messages hold one per 33 characters or more (a batch, a space's parameter maps), add_trial's
  * `[step, value]` pairs one per 15. docs/BENCHMARKS.md "Input hardening" has the figures.
