@@ -12,6 +12,13 @@
  * runs there as the `postgres` user), so nothing outside sees it and it goes with the namespace's last
  * process, the postmaster, killed with unshare in `afterEach` (setpriv --pdeathsig; `stop` checks it is gone). The test fills the tmpfs through the namespace's root
  * (`/proc/PID/root`); real `tuneport serve` processes outside it, real DEALER clients.
+ *
+ * A file PostgreSQL cannot grow for a reason SQLSTATE does not name: a disk quota (EDQUOT) or a file
+ * size limit (EFBIG) fails in md.c's `mdextend` as XX000 internal_error, its message in the server's
+ * `lc_messages`; a server speaking German stopped tuneport (it matched the English message). This
+ * kernel has no quotas (CONFIG_QUOTA off, no tmpfs quotas), so a file size limit stands in: the
+ * postmaster runs under `prlimit --fsize` (PostgreSQL ignores SIGXFSZ, so a write past it fails with
+ * EFBIG, down the same path as EDQUOT), with `LANGUAGE=de` and `lc_messages=C.UTF-8`.
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -68,25 +75,12 @@ async function postgresWithSmallDisk(dir: string, wal = false): Promise<{ proc: 
     }
   };
   const url = `postgresql://postgres@/postgres?host=${encodeURIComponent(dir)}&port=5432`;
-  for (let i = 0; ; i++) {
-    const c = new pg.Client({ host: dir, port: 5432, user: "postgres", database: "postgres" });
-    try {
-      await c.connect();
-      // tuneport's tables and indexes go to the small disk; the catalogs stay on the ordinary one.
-      await c.query(`CREATE TABLESPACE small LOCATION '${disk}/pg'`);
-      await c.query("CREATE DATABASE tp");
-      if (!wal) await c.query("ALTER DATABASE tp SET default_tablespace = small");
-      await c.end();
-      break;
-    } catch (err) {
-      await c.end().catch(() => undefined);
-      if (proc.exitCode !== null || i >= 600) {
-        await stop();
-        throw new Error(`PostgreSQL on a small disk did not start (needs unshare -m --pid and tmpfs mounts): ${String(err)}\n${log}`);
-      }
-      await sleep(100);
-    }
-  }
+  await untilConnected(dir, proc, stop, () => log, "PostgreSQL on a small disk (needs unshare -m --pid and tmpfs mounts)", async (c) => {
+    // tuneport's tables and indexes go to the small disk; the catalogs stay on the ordinary one.
+    await c.query(`CREATE TABLESPACE small LOCATION '${disk}/pg'`);
+    await c.query("CREATE DATABASE tp");
+    if (!wal) await c.query("ALTER DATABASE tp SET default_tablespace = small");
+  });
   let children = "";
   try {
     children = readFileSync(`/proc/${proc.pid}/task/${proc.pid}/children`, "utf8").trim();
@@ -96,6 +90,29 @@ async function postgresWithSmallDisk(dir: string, wal = false): Promise<{ proc: 
   postmaster = /^\d+$/.test(children) ? Number(children) : null;
   // unshare itself entered the new mount namespace (only its child, the postmaster, a new PID namespace).
   return { proc, url: url.replace("/postgres?", "/tp?"), filler: `/proc/${proc.pid}/root${disk}/filler`, log: () => log, stop };
+}
+
+/**
+ * Waits until the PostgreSQL `proc` answers on its socket in `dir`, then runs `setup` on that connection;
+ * stops it (`stop`) and throws, naming `what` with its log, when it exits or does not answer in a minute.
+ */
+async function untilConnected(dir: string, proc: ChildProcess, stop: () => Promise<void>, log: () => string, what: string, setup: (c: pg.Client) => Promise<void> = async () => undefined): Promise<void> {
+  for (let i = 0; ; i++) {
+    const c = new pg.Client({ host: dir, port: 5432, user: "postgres", database: "postgres" });
+    try {
+      await c.connect();
+      await setup(c);
+      await c.end();
+      return;
+    } catch (err) {
+      await c.end().catch(() => undefined);
+      if (proc.exitCode !== null || i >= 600) {
+        await stop();
+        throw new Error(`${what} did not start: ${String(err)}\n${log()}`);
+      }
+      await sleep(100);
+    }
+  }
 }
 
 /** Whether process `pid` exists and is not a zombie. */
@@ -119,6 +136,49 @@ function fill(filler: string, leave: number): void {
   }
   ftruncateSync(fd, Math.max(0, written - leave));
   closeSync(fd);
+}
+
+/** No file of the database may grow past this (its WAL segments are 1 MiB). */
+const FILE_LIMIT = 3 * 1024 * 1024;
+
+/** PostgreSQL as the `postgres` user, speaking German, no file of it larger than `FILE_LIMIT`. */
+async function germanPostgresWithFileLimit(dir: string): Promise<{ url: string; log(): string; raiseLimit(): void; stop(): Promise<void> }> {
+  const bin = postgresBinDir();
+  if (!bin) throw new Error("PostgreSQL is not installed (apt-get install postgresql)");
+  if (process.getuid?.() !== 0) throw new Error("this test runs as root (as CI does): it starts PostgreSQL as the postgres user");
+  const uid = Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }).trim());
+  const gid = Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" }).trim());
+  chownSync(dir, uid, gid);
+  const data = join(dir, "data");
+  execFileSync(join(bin, "initdb"), ["-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C", "--wal-segsize=1"], { stdio: "pipe", uid, gid, cwd: dir, env: { ...process.env, LC_ALL: "C" } });
+  const env: NodeJS.ProcessEnv = { ...process.env, LANGUAGE: "de" };
+  for (const k of ["LC_ALL", "LC_MESSAGES", "LANG"]) delete env[k];
+  const settings = ["-c", "listen_addresses=", "-c", "port=5432", "-c", `unix_socket_directories=${dir}`, "-c", "fsync=off", "-c", "lc_messages=C.UTF-8"];
+  const proc: ChildProcess = spawn("setpriv", ["--reuid=postgres", "--regid=postgres", "--init-groups", "--pdeathsig", "SIGKILL", "prlimit", `--fsize=${FILE_LIMIT}:unlimited`, "--", join(bin, "postgres"), "-D", data, ...settings], {
+    stdio: ["ignore", "ignore", "pipe"],
+    cwd: dir,
+    env,
+  });
+  let log = "";
+  proc.stderr?.on("data", (d: Buffer) => void (log += d.toString()));
+  const exited = new Promise<void>((r) => proc.once("exit", () => r()));
+  const stop = async () => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGINT"); // fast shutdown
+    await Promise.race([exited, sleep(20_000)]); // a hang guard
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
+    await exited;
+  };
+  await untilConnected(dir, proc, stop, () => log, "PostgreSQL");
+  /**
+   * Lifts the (soft) limit from the postmaster (setpriv and prlimit exec'd into it) and every backend
+   * it forked, as their own user: root may lack CAP_SYS_RESOURCE in a container.
+   */
+  const raiseLimit = () => {
+    const pid = proc.pid as number;
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
+    for (const p of [String(pid), ...children]) execFileSync("prlimit", ["--pid", p, "--fsize=unlimited:unlimited"], { stdio: "pipe", uid, gid });
+  };
+  return { url: `postgresql://postgres@/postgres?host=${encodeURIComponent(dir)}&port=5432`, log: () => log, raiseLimit, stop };
 }
 
 let pgServer: { stop(): Promise<void> } | null = null;
@@ -332,4 +392,67 @@ describe("a disk that fills under serve --storage postgresql:// (PostgreSQL)", (
       await c.close().catch(() => undefined);
     }
   }, 120_000);
+});
+
+describe("a PostgreSQL file that cannot grow (XX000 from mdextend), the server speaking German", () => {
+  it("is storage full to a storage commit: nothing written, the error's code and routine say it, not its words", async () => {
+    const db = await germanPostgresWithFileLimit(tempDir());
+    pgServer = db;
+    const storage = await PostgresStorage.open({ url: db.url, poolSize: 2 });
+    const big = (id: number) => ({ kind: "insert-trial" as const, trial: { ...storedTrial(id, id - 1), userAttrs: { blob: randomBytes(150_000).toString("base64") } } });
+    try {
+      await storage.commit([{ kind: "insert-study", study: storedStudy(1, "s") }]);
+      let failure: unknown = null;
+      let id = 1;
+      for (; failure === null && id < 200; id += 2) await storage.commit([big(id), big(id + 1)]).catch((err: unknown) => (failure = err ?? new Error("undefined")));
+      expect(failure).toMatchObject({ code: "XX000", routine: "mdextend", message: expect.stringMatching(/^konnte Datei .* nicht erweitern/) });
+      expect({ storageFull: storageFull(failure), committed: committed(failure) }).toEqual({ storageFull: true, committed: false });
+      // Nothing of the refused batch was written; with the limit lifted, the same batch commits.
+      expect((await storage.loadTrials(1)).length).toBe(id - 3);
+      db.raiseLimit();
+      await storage.commit([big(id - 2), big(id - 1)]);
+      expect((await storage.loadTrials(1)).length).toBe(id - 1);
+    } finally {
+      await storage.close();
+    }
+  }, 180_000);
+
+  it("is held by serve, answered UNAVAILABLE storage_full, and served on once the limit is lifted (it stopped, exit 70)", async () => {
+    const dir = tempDir();
+    const db = await germanPostgresWithFileLimit(dir);
+    pgServer = db;
+    const s: ServerProcess = await startServer(db.url, ["--log-format", "json", "--plot-warmup", "0"], `ipc://${join(dir, "serve.sock")}`);
+    const c = new TestClient(s.endpoint);
+    try {
+      await c.call("create_study", { name: "s", strategy: "random", space: { x: { type: "float", low: 0, high: 1 } }, seed: 1 });
+      /** ask, then a 40 kB incompressible attribute on its trial: null, or the refusal (with the request to resend). */
+      const oneTrial = async (i: number) => {
+        const a = await c.request("ask", { study: "s" });
+        if (!a.ok) return { reply: a, resend: null };
+        const args = { study: "s", trial: a.result.trial.number as number, attrs: { blob: randomBytes(30_000).toString("base64") } };
+        const u = await c.request("set_user_attrs", args, `attrs-${i}`);
+        return u.ok ? null : { reply: u, resend: { args, id: `attrs-${i}` } };
+      };
+      let failure: Awaited<ReturnType<typeof oneTrial>> = null;
+      for (let i = 0; i < 400 && failure === null; i++) failure = await oneTrial(i);
+      expect(failure && brief(failure.reply)).toEqual(FULL);
+      expect(brief(await c.request("get_study", { study: "s" }))).toEqual(FULL);
+      expect(s.proc.exitCode).toBe(null);
+      db.raiseLimit();
+      let readable = false;
+      for (let i = 0; i < 600 && !readable; i++) {
+        readable = (await c.request("get_study", { study: "s" })).ok;
+        if (!readable) await sleep(100);
+      }
+      expect(readable).toBe(true);
+      if (failure?.resend) expect(brief(await c.request("set_user_attrs", failure.resend.args, failure.resend.id))).toBe("ok");
+      expect(await oneTrial(1000)).toBeNull();
+      await c.close();
+      expect(await s.stop()).toBe(0);
+      const errors = s.lines.map((l) => JSON.parse(l) as { level: number; msg: string; reason?: string }).filter((l) => l.level >= 50);
+      expect(errors.map((l) => [l.msg.slice(0, 13), l.reason ?? null])).toEqual([["storage full:", "storage_full"]]);
+    } finally {
+      await c.close().catch(() => undefined);
+    }
+  }, 180_000);
 });

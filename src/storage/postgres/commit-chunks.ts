@@ -131,15 +131,27 @@ export function beginSql(idleMs: number): string {
 export const CUSTOM_PLAN_ROWS = 2000;
 
 /**
+ * The routines (ErrorResponse field R, never translated) of PostgreSQL that grow a table or index file
+ * (md.c: `mdextend`, and `mdzeroextend` from PostgreSQL 16). A write refused by a disk quota (EDQUOT)
+ * or a file size limit (EFBIG) fails there as XX000 internal_error: `errcode_for_file_access` (elog.c,
+ * PostgreSQL 15 and later alike) maps ENOSPC to 53100 and no other errno of a full disk.
+ */
+const EXTEND_ROUTINES: ReadonlySet<string> = new Set(["mdextend", "mdzeroextend"]);
+
+/**
  * Whether `err` is PostgreSQL saying it found no room for a write: SQLSTATE 53100 (disk_full: a table
- * or index file it could not extend, ENOSPC), or "could not extend file" for a disk quota (EDQUOT, which
- * it reports as XX000 internal_error). Not 53000 (too many open files) nor 53200 (out of memory): no
- * disk to free. Whether the batch committed is a separate question (`markFull`).
+ * or index file it could not extend, ENOSPC), or XX000 from a routine that extends a file
+ * (`EXTEND_ROUTINES`: a disk quota, a file size limit). Read from the error's code and routine, which
+ * no `lc_messages` translates: its message was matched before 2026-12-07 ("could not extend file"
+ * and "quota"), and a server speaking German ("konnte Datei »base/5/16384« nicht erweitern: Die
+ * Datei ist zu gross") stopped tuneport (a failed commit is fatal) where an English one was waited
+ * out. Not 53000 (too many open files) nor 53200 (out of memory): no disk to free. Whether the batch
+ * committed is a separate question (`markFull`).
  */
 export function diskFull(err: unknown): boolean {
   if (typeof err !== "object" || err === null) return false;
-  const { code, message } = err as { code?: unknown; message?: unknown };
-  return code === "53100" || (typeof message === "string" && /^could not extend file/.test(message) && /quota/i.test(message));
+  const { code, routine } = err as { code?: unknown; routine?: unknown };
+  return code === "53100" || (code === "XX000" && typeof routine === "string" && EXTEND_ROUTINES.has(routine));
 }
 
 /**
