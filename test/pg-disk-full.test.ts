@@ -306,6 +306,48 @@ describe("a disk that fills under serve --storage postgresql:// (PostgreSQL)", (
     }
   }, 120_000);
 
+  it("a renewal of the ownership rows that finds no room makes reads answer UNAVAILABLE storage_full (it said the database was slow or unreachable)", async () => {
+    const dir = tempDir();
+    const db = await postgresWithSmallDisk(dir);
+    pgServer = db;
+    const s = await startServer(db.url, ["--log-format", "json", "--plot-warmup", "0", "--ownership-ttl", "3"], `ipc://${join(dir, "serve.sock")}`);
+    const c = new TestClient(s.endpoint);
+    try {
+      await c.call("create_study", { name: "s", strategy: "random", space: { x: { type: "float", low: 0, high: 1 } }, seed: 1 });
+      // A renewal (an UPDATE of each of this server's study_owners rows) needs room when a row's new
+      // version starts a new page: here a trigger writes 640 kB beside each, as the claim test above does.
+      const q = new pg.Client({ host: dir, port: 5432, user: "postgres", database: "tp" });
+      await q.connect();
+      await q.query(
+        `CREATE TABLE pad (b TEXT);
+         CREATE FUNCTION pad_renewal() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO pad SELECT string_agg(md5(random()::TEXT), '') FROM generate_series(1, 20000); RETURN NULL; END $$;
+         CREATE TRIGGER pad_renewal AFTER UPDATE ON study_owners FOR EACH ROW EXECUTE FUNCTION pad_renewal()`,
+      );
+      await q.end();
+      fill(db.filler, 64 * 1024);
+      // Reads are answered from memory while the last renewal is recent; past the TTL they wait for one.
+      let refused: Reply | null = null;
+      for (let i = 0; i < 600 && refused === null; i++) {
+        const r = await c.request("get_study", { study: "s" });
+        if (!r.ok) refused = r;
+        else await sleep(100);
+      }
+      expect(refused && brief(refused)).toEqual(FULL);
+      expect(refused?.error?.message).toMatch(/^the server's storage is full: this server could not renew the ownership of its studies/);
+      expect(typeof refused?.error?.data?.full_since).toBe("number");
+      rmSync(db.filler);
+      let readable = false;
+      for (let i = 0; i < 600 && !readable; i++) {
+        readable = (await c.request("get_study", { study: "s" })).ok;
+        if (!readable) await sleep(100);
+      }
+      expect(readable).toBe(true);
+      expect(s.proc.exitCode).toBe(null);
+    } finally {
+      await c.close().catch(() => undefined);
+    }
+  }, 120_000);
+
   it("a storage commit is held only when certain to have written nothing: one cut in chunks, and one refused at its COMMIT", async () => {
     const dir = tempDir();
     const db = await postgresWithSmallDisk(dir);

@@ -88,15 +88,25 @@ export class ClaimRefusals {
       return out;
     } catch (err) {
       if (!storageFull(err)) throw err;
-      const now = Date.now();
-      if (this.since === 0 || now - this.last > CLAIM_OUTAGE_GAP_MS) this.since = now / 1000;
-      this.last = now;
-      throw new TuneportError("UNAVAILABLE", `the server's storage is full: the ownership of study '${name}' could not be written; retry once space is freed`, {
-        reason: "storage_full",
-        retry_after_ms: FULL_RETRY_MS,
-        full_since: this.since,
-      });
+      throw this.refused(`the ownership of study '${name}' could not be written`);
     }
+  }
+
+  /** An ownership row written since (a renewal): the storage has room again. */
+  wrote(): void {
+    this.since = 0;
+  }
+
+  /** The UNAVAILABLE storage_full answer to a request whose ownership row could not be written (`what`), counted as a refusal of this outage. */
+  refused(what: string): TuneportError {
+    const now = Date.now();
+    if (this.since === 0 || now - this.last > CLAIM_OUTAGE_GAP_MS) this.since = now / 1000;
+    this.last = now;
+    return new TuneportError("UNAVAILABLE", `the server's storage is full: ${what}; retry once space is freed`, {
+      reason: "storage_full",
+      retry_after_ms: FULL_RETRY_MS,
+      full_since: this.since,
+    });
   }
 }
 

@@ -20,7 +20,7 @@
 import type { Logger } from "pino";
 import { TuneportError } from "../domain/errors.js";
 import type { Study } from "../domain/trial.js";
-import type { Storage, StoredTrial } from "../storage/storage.js";
+import { type Storage, type StoredTrial, storageFull } from "../storage/storage.js";
 import { ClaimRefusals } from "./commit-pipeline.js";
 import { IdBlocks } from "./id-blocks.js";
 import { notHeldError } from "./ownership-refusal.js";
@@ -192,11 +192,11 @@ export class SharedOwnership implements Ownership {
   private trialIds: IdBlocks;
   private studyIds: IdBlocks;
   private closed = false;
-  /** Claims refused for want of space (commit-pipeline.ts `ClaimRefusals`). */
+  /** Claims and renewals refused for want of space (commit-pipeline.ts `ClaimRefusals`). */
   private readonly fullClaims = new ClaimRefusals();
   private endpoint: string;
-  /** Whether the last renewal failed (the database unreachable), and until when takeovers wait after one succeeded again. */
-  private renewFailed = false;
+  /** Whether the last renewal failed (the database unreachable; "full": no room for its rows), and until when takeovers wait after one succeeded again. */
+  private renewFailed: boolean | "full" = false;
   private noTakeoverUntil = 0;
   /** When a renewal last succeeded (or the server started): one that hangs (a partition, not a refusal) fails nothing. */
   private renewedAt = 0;
@@ -421,7 +421,7 @@ export class SharedOwnership implements Ownership {
    * long sort) got UNAVAILABLE until the timer's renewal answered, though no other server had moved.
    * With `name`, only that study's row is judged (one a renewal could not extend, `lagging`, on its
    * own time); without, the rows the renewals extend (`foreignStudies` judges the lagging ones).
-   * @throws UNAVAILABLE when the renewal fails or does not answer in time.
+   * @throws UNAVAILABLE when the renewal fails or does not answer in time; `storage_full` when it found no room for the rows (it said "slow or unreachable" before 2026-12-07).
    */
   private async confirmHeld(name?: string): Promise<void> {
     const age = Date.now() - this.holdSince(name);
@@ -437,8 +437,9 @@ export class SharedOwnership implements Ownership {
       clearTimeout(timer);
     }
     const locked = name !== undefined && this.lagging.has(name) ? ` of study '${name}' (another transaction holds its row: a long commit)` : "";
-    if (Date.now() - this.holdSince(name) >= this.ttlMs)
-      throw new TuneportError("UNAVAILABLE", `this server could not renew its ownership${locked || " of its studies (the database is slow or unreachable from it)"} in time; retry`);
+    if (Date.now() - this.holdSince(name) < this.ttlMs) return;
+    if (!locked && this.renewFailed === "full") throw this.fullClaims.refused("this server could not renew the ownership of its studies (no room for their rows)");
+    throw new TuneportError("UNAVAILABLE", `this server could not renew its ownership${locked || " of its studies (the database is slow or unreachable from it)"} in time; retry`);
   }
 
   /** When the renewal that last extended `name`'s row was sent (without a name: the rows the last renewal extended). */
@@ -483,7 +484,7 @@ export class SharedOwnership implements Ownership {
     try {
       await Promise.race([this.renewOnce(), abandoned]);
     } catch (err) {
-      this.renewFailed = true;
+      this.renewFailed = storageFull(err) ? "full" : true;
       throw err;
     } finally {
       clearTimeout(timer);
@@ -494,6 +495,7 @@ export class SharedOwnership implements Ownership {
     const now = Date.now();
     if (this.renewFailed || now - this.renewedAt > this.ttlMs) this.noTakeoverUntil = now + this.ttlMs;
     this.renewFailed = false;
+    this.fullClaims.wrote();
     this.renewedAt = now;
   }
 

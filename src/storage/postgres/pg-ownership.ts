@@ -117,6 +117,15 @@ export class PgOwnershipStore implements OwnershipStore {
    * literals: a simple query of several statements takes no parameters.
    */
   async renew(owner: string, ttlMs: number): Promise<Renewal> {
+    // No room for a row's new version (53100; its pages full, old versions a snapshot still sees): storage.ts
+    // `storageFull`, so a request it leaves unsure of its studies is answered storage_full. A renewal may be made again.
+    return this.renewRows(owner, ttlMs).catch((err: unknown) => {
+      markFull(err, true);
+      throw err;
+    });
+  }
+
+  private async renewRows(owner: string, ttlMs: number): Promise<Renewal> {
     const start = Date.now();
     const limit = renewalLimitMs(ttlMs);
     const ttl = Math.max(1, Math.round(ttlMs));
