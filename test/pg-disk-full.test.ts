@@ -188,6 +188,18 @@ afterEach(async () => {
   pgServer = null;
 });
 
+/** A trigger that writes 640 kB beside each INSERT (a claim) or UPDATE (a renewal) of a study_owners row. */
+async function padStudyOwners(dir: string, event: "INSERT" | "UPDATE"): Promise<void> {
+  const q = new pg.Client({ host: dir, port: 5432, user: "postgres", database: "tp" });
+  await q.connect();
+  await q.query(
+    `CREATE TABLE pad (b TEXT);
+     CREATE FUNCTION pad_rows() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO pad SELECT string_agg(md5(random()::TEXT), '') FROM generate_series(1, 20000); RETURN NULL; END $$;
+     CREATE TRIGGER pad_rows AFTER ${event} ON study_owners FOR EACH ROW EXECUTE FUNCTION pad_rows()`,
+  );
+  await q.end();
+}
+
 describe("a disk that fills under serve --storage postgresql:// (PostgreSQL)", () => {
   it("holds the commit PostgreSQL refused (53100), answers UNAVAILABLE storage_full, goes on once space is freed, loses nothing acknowledged", async () => {
     const dir = tempDir();
@@ -280,14 +292,7 @@ describe("a disk that fills under serve --storage postgresql:// (PostgreSQL)", (
       // A new name's claim (the INSERT of its study_owners row) needs room: here a trigger writes 640 kB
       // beside it, as a row that starts a new page of a packed study_owners does (a probe of 2026-12-07
       // packed it with 37 rows: create_study of a new name was answered INTERNAL).
-      const q = new pg.Client({ host: dir, port: 5432, user: "postgres", database: "tp" });
-      await q.connect();
-      await q.query(
-        `CREATE TABLE pad (b TEXT);
-         CREATE FUNCTION pad_claim() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO pad SELECT string_agg(md5(random()::TEXT), '') FROM generate_series(1, 20000); RETURN NULL; END $$;
-         CREATE TRIGGER pad_claim AFTER INSERT ON study_owners FOR EACH ROW EXECUTE FUNCTION pad_claim()`,
-      );
-      await q.end();
+      await padStudyOwners(dir, "INSERT");
       fill(db.filler, 64 * 1024);
       const refused = [await c.request("create_study", { name: "t", strategy: "random", space }, "create-t")];
       refused.push(await c.request("create_study", { name: "t", strategy: "random", space }, "create-t"));
@@ -316,14 +321,7 @@ describe("a disk that fills under serve --storage postgresql:// (PostgreSQL)", (
       await c.call("create_study", { name: "s", strategy: "random", space: { x: { type: "float", low: 0, high: 1 } }, seed: 1 });
       // A renewal (an UPDATE of each of this server's study_owners rows) needs room when a row's new
       // version starts a new page: here a trigger writes 640 kB beside each, as the claim test above does.
-      const q = new pg.Client({ host: dir, port: 5432, user: "postgres", database: "tp" });
-      await q.connect();
-      await q.query(
-        `CREATE TABLE pad (b TEXT);
-         CREATE FUNCTION pad_renewal() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO pad SELECT string_agg(md5(random()::TEXT), '') FROM generate_series(1, 20000); RETURN NULL; END $$;
-         CREATE TRIGGER pad_renewal AFTER UPDATE ON study_owners FOR EACH ROW EXECUTE FUNCTION pad_renewal()`,
-      );
-      await q.end();
+      await padStudyOwners(dir, "UPDATE");
       fill(db.filler, 64 * 1024);
       // Reads are answered from memory while the last renewal is recent; past the TTL they wait for one.
       let refused: Reply | null = null;
