@@ -71,10 +71,9 @@ export interface Ownership {
    * summaries (no trial loaded), and of those `local` says are in memory here the ones whose row alone is
    * unsure. `local` is asked once the hold is confirmed: a study that renewal found lost is listed from
    * storage (a set taken before left it out of both). UNAVAILABLE when this server's rows are unsure.
-   * `pick`: of every study in storage (name, creation time in ms), the names to view (one page of a
-   * listing; only their rows are read); all without it.
+   * `pick`: given what reads windows of the stored studies' keys (`OwnershipStore.studyKeys`), the names to view (one page of a listing; only their rows are read); all without it.
    */
-  foreignStudies(local: (name: string) => boolean, pick?: (stored: readonly StudyKey[]) => readonly string[]): Promise<StudyView[]>;
+  foreignStudies(local: (name: string) => boolean, pick?: (read: OwnershipStore["studyKeys"]) => Promise<readonly string[]>): Promise<StudyView[]>;
   /** Stops the timers and hands this server's studies back (their rows expire now). */
   close(): Promise<void>;
   /** Makes sure the studies this server lost are known as lost (a renewal); after the fence refused a commit. */
@@ -155,8 +154,11 @@ export interface OwnershipStore {
   findStudy(name: string): Promise<Study | null>;
   loadTrials(studyId: number): Promise<StoredTrial[]>;
   listStudies(): Promise<Study[]>;
-  /** Every study's name and creation time, and the studies of some names: a page of a listing. */
-  studyKeys(): Promise<StudyKey[]>;
+  /**
+   * Stored studies' names and creation times (ms) from `fromS` on (`createdAt / 1000 >= fromS`; all without), in creation order: the
+   * first `count` and every other created at the same time as the last (all without). A listing's page is cut from such a window.
+   */
+  studyKeys(fromS?: number | null, count?: number): Promise<StudyKey[]>;
   studiesNamed(names: readonly string[]): Promise<Study[]>;
   /** Study summaries from SQL (a foreign study's view without its trials). */
   readonly summaries: SummarySource;
@@ -566,7 +568,7 @@ export class SharedOwnership implements Ownership {
     return this.studyIds.next();
   }
 
-  async foreignStudies(local: (name: string) => boolean, pick?: (stored: readonly StudyKey[]) => readonly string[]): Promise<StudyView[]> {
+  async foreignStudies(local: (name: string) => boolean, pick?: (read: OwnershipStore["studyKeys"]) => Promise<readonly string[]>): Promise<StudyView[]> {
     // Summaries, not trials: loading every trial of another server's 100,000-trial study took this
     // one's event loop for seconds (its ownership lapsed under --ownership-ttl 2, and it stopped).
     // The caller lists its own studies from memory: only while they are sure to be its own.
@@ -574,7 +576,7 @@ export class SharedOwnership implements Ownership {
     // One whose row alone is unsure (`lagging`) is listed from storage too: it made every listing UNAVAILABLE.
     const unsure = await Promise.all([...this.lagging.keys()].map((n) => this.confirmHeld(n).then(() => "", () => n)));
     const { store } = this.opts;
-    const stored = pick ? await store.studiesNamed(pick(await store.studyKeys())) : await store.listStudies();
+    const stored = pick ? await store.studiesNamed(await pick((fromS, count) => store.studyKeys(fromS, count))) : await store.listStudies();
     return storedViews(store.summaries, stored, (name) => local(name) && !unsure.includes(name));
   }
 

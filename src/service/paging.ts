@@ -353,6 +353,11 @@ export function overviewCursor(last: [number, string]): string {
   return encode({ k: "overview", c: last[0], n: last[1] });
 }
 
+/** The order list_studies and studies_overview page in: creation time (s), then name (JavaScript's order, UTF-16 code units). */
+export function compareStudyKeys(x: readonly [number, string], y: readonly [number, string]): number {
+  return x[0] - y[0] || (x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : 0);
+}
+
 /**
  * Of the studies `keys` (name → creation time, s), the names of one page in creation order (then
  * name): those after `after`, at most `limit` (all by default), and whether more follow. Only the
@@ -360,7 +365,7 @@ export function overviewCursor(last: [number, string]): string {
  * took 0.7-2 s at 10,000 studies on PostgreSQL (docs/BENCHMARKS.md "A page of list_studies").
  */
 export function pageStudyKeys(keys: ReadonlyMap<string, number>, after: [number, string] | null, limit?: number): { names: string[]; more: boolean } {
-  const cmp = (x: [number, string], y: [number, string]) => x[0] - y[0] || (x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : 0);
+  const cmp = compareStudyKeys;
   let list = [...keys].map(([n, c]): [number, string] => [c, n]);
   if (after !== null) list = list.filter((k) => cmp(k, after) > 0);
   // The first `limit` by selection when few of many, else a sort of them all.

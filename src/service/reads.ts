@@ -4,8 +4,8 @@ import { bestTrial } from "../domain/trial.js";
 import { workerLabel } from "../domain/worker.js";
 import { bestReported, lineageAnswer, noFiniteResult, reportedAt, trialNeededFor } from "./lineage.js";
 import type * as S from "./ops/schemas.js";
-import { frontPage, overviewCursor, pageStudyKeys, studiesCursorKey, studiesPageOf } from "./paging.js";
-import type { Ownership, StudyKey } from "./ownership.js";
+import { compareStudyKeys, firstK, frontPage, overviewCursor, pageStudyKeys, studiesCursorKey, studiesPageOf } from "./paging.js";
+import type { Ownership, OwnershipStore } from "./ownership.js";
 import { shareDistributions } from "./plot-job.js";
 import { type FrontSource, plotInput } from "./plot-sample.js";
 import { type PlotKind, type PlotOptions, type PlotRendering, checkKindFor, parsePlotKind, plotSpec, renderPlot } from "./plots.js";
@@ -276,9 +276,10 @@ export function overviewOfView(v: StudyView): StudyOverview {
 }
 
 /**
- * One page of `list_studies` (study-service.ts `listStudies`, paged): the page is cut from every
- * study's name and creation time (`studies`: this server's memory; and the rows in storage, where
- * several servers share it: ownership.ts `foreignStudies`' `pick`), then only its studies are viewed,
+ * One page of `list_studies` (study-service.ts `listStudies`, paged): the page is cut from the
+ * studies' names and creation times (`studies`: this server's memory; and, where several servers
+ * share storage, a window of its rows from the cursor on: ownership.ts `foreignStudies`' `pick`,
+ * `pickStudies`), then only its studies are viewed,
  * from memory or, served elsewhere, from SQL summaries. Viewing every study to cut one page took
  * 0.15-2 s a page with 10,000 studies on PostgreSQL, and 22-160 ms on SQLite (docs/BENCHMARKS.md
  * "A page of list_studies among 10,000 studies"). `here`: a live study in memory here.
@@ -334,12 +335,23 @@ export async function overviewPage(
   return { studies: lines, next_cursor: picked.more && last ? overviewCursor(last) : null };
 }
 
+/** The live studies in memory past `after` in list order, the first `limit` + 1 of them (all without `limit`). */
+function firstStudies(studies: ReadonlyMap<string, StudyState>, after: [number, string] | null, limit: number | undefined): StudyState[] {
+  const live = (s: StudyState) => !s.deleted && (after === null || compareStudyKeys([s.study.createdAt / 1000, s.study.name], after) > 0);
+  if (limit === undefined) return [...studies.values()].filter(live);
+  const cmp = (x: StudyState, y: StudyState) => compareStudyKeys([x.study.createdAt / 1000, x.study.name], [y.study.createdAt / 1000, y.study.name]);
+  return firstK([...studies.values()], limit + 1, live, cmp).first;
+}
+
 /**
  * The names of one page of live studies (creation order, then name; after `after`, at most `limit`),
- * whether more follow, the last one's key (where the next page starts), every study's creation time
- * as cut (`keys`: a study viewed with another was deleted and created again since, and belongs to a
- * later page), and the views of those served elsewhere (read from storage for the page's studies
- * only: ownership.ts `foreignStudies`' `pick`).
+ * whether more follow, the last one's key (where the next page starts), the creation times of the
+ * studies it was cut from (`keys`: a study viewed with another was deleted and created again since,
+ * and belongs to a later page), and the views of those served elsewhere (read from storage for the
+ * page's studies only: ownership.ts `foreignStudies`' `pick`). Of the stored studies only a window
+ * from the cursor's creation time on is read (`OwnershipStore.studyKeys`): every stored study's key
+ * took 25-190 ms a page at 10,000 studies on PostgreSQL (docs/BENCHMARKS.md "A page of list_studies
+ * among 10,000 studies").
  */
 async function pickStudies(
   after: [number, string] | null,
@@ -351,15 +363,32 @@ async function pickStudies(
   let picked: { names: string[]; more: boolean } = { names: [], more: false };
   let last: [number, string] | null = null;
   let keys = new Map<string, number>();
-  const pick = (stored: readonly StudyKey[]): string[] => {
-    keys = new Map(stored.map((s) => [s.name, s.createdAt / 1000]));
-    for (const s of studies.values()) if (!s.deleted) keys.set(s.study.name, s.study.createdAt / 1000);
+  const pick = async (read: OwnershipStore["studyKeys"]): Promise<string[]> => {
+    // A window of the stored keys from the cursor's creation time on, enough for the page and one more
+    // (the cursor's own study and its ties come first in it): a study past the window is then past the
+    // page. A window short of that (keys that memory holds for a study created again, ties before the
+    // cursor) is read again, larger.
+    for (let count = limit === undefined ? undefined : limit + 2; ; ) {
+      const stored = await read(after?.[0] ?? null, count);
+      keys = new Map(stored.map((s) => [s.name, s.createdAt / 1000]));
+      // Memory's key wins (a study created again here, not yet committed); of the others in memory
+      // only the first limit + 1 past the cursor can be on the page.
+      for (const { name } of stored) {
+        const s = studies.get(name);
+        if (s && !s.deleted) keys.set(name, s.study.createdAt / 1000);
+      }
+      for (const s of firstStudies(studies, after, limit)) keys.set(s.study.name, s.study.createdAt / 1000);
+      if (count === undefined || limit === undefined || stored.length < count) break;
+      const past = stored.filter((s) => keys.get(s.name) === s.createdAt / 1000 && (after === null || compareStudyKeys([s.createdAt / 1000, s.name], after) > 0));
+      if (past.length > limit) break;
+      count += limit + 1 - past.length;
+    }
     picked = pageStudyKeys(keys, after, limit);
     const name = picked.names[picked.names.length - 1];
     last = name === undefined ? null : [keys.get(name) as number, name];
     return picked.names;
   };
   const foreign = new Map((await ownership.foreignStudies(here, pick)).map((v) => [v.name, v]));
-  if (ownership.everything) pick([]); // one server: every study is here, and storage was not listed
+  if (ownership.everything) await pick(async () => []); // one server: every study is here, and storage was not listed
   return { ...picked, last, keys, foreign };
 }

@@ -30,6 +30,8 @@ export interface OwnedServerOptions<S extends PgOwnershipStore> {
   store?: (storage: PostgresStorage) => S;
   /** Replaces the store's summary reads with what this returns from the real ones (to count or hold them). */
   summaries?: (base: SummarySource) => SummarySource;
+  /** The service's clock (ms); the database's without it (SharedOwnership.now). */
+  clock?: () => number;
 }
 
 export async function ownedServer<S extends PgOwnershipStore = PgOwnershipStore>(cleanup: Closers, url: string, id: string, opts: OwnedServerOptions<S>) {
@@ -38,7 +40,7 @@ export async function ownedServer<S extends PgOwnershipStore = PgOwnershipStore>
   if (opts.summaries) Object.assign(store, { summaries: opts.summaries(store.summaries) });
   const ownership = new SharedOwnership({ store, logger: silentLogger(), serverId: id, endpoint: `tcp://${id}:1`, ttlMs: opts.ttlMs });
   const fatal: unknown[] = [];
-  const svc = await StudyService.open({ storage, logger: silentLogger(), ownership, reapIntervalMs: 0, onFatal: (e) => fatal.push(e) });
+  const svc = await StudyService.open({ storage, logger: silentLogger(), ownership, reapIntervalMs: 0, onFatal: (e) => fatal.push(e), ...(opts.clock ? { clock: opts.clock } : {}) });
   cleanup.push(() => storage.close(), () => svc.close());
   return { svc, storage, store, ownership, fatal };
 }

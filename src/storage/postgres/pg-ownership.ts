@@ -216,8 +216,8 @@ export class PgOwnershipStore implements OwnershipStore {
   }
 
   /** @throws UNAVAILABLE when the database cannot be reached, as `claim`. */
-  studyKeys(): Promise<{ name: string; createdAt: number }[]> {
-    return unreachableAsUnavailable(this.storage.studyKeys());
+  studyKeys(fromS?: number | null, count?: number): Promise<{ name: string; createdAt: number }[]> {
+    return unreachableAsUnavailable(this.storage.studyKeys(fromS, count));
   }
 
   /** @throws UNAVAILABLE when the database cannot be reached, as `claim`. */

@@ -128,3 +128,17 @@ export const maximizedPageSql = (state: string, limit: string): string => {
        (SELECT t.* FROM trials t WHERE ${valued} AND t.value BETWEEN edge.v AND edge.v ORDER BY t.value ASC, t.number ASC LIMIT ${limit})) w
      ORDER BY w.value DESC, w.number ASC LIMIT ${limit})`;
 };
+
+/**
+ * A window of the studies' keys (`OwnershipStore.studyKeys`): `$1` the first creation time in seconds
+ * (-Infinity: from the first), `$2` how many (NULL: all). By the `studies_by_creation` index, the
+ * first `$2` from `$1` on, then every study up to the last one's creation time (its ties, whose order
+ * by name the service decides: PostgreSQL's collation is not JavaScript's UTF-16 order). `created_at /
+ * 1000 >= $1` is the service's own comparison (IEEE division, as JavaScript's), the bound in ms beside
+ * it only lets the index serve it. A page of list_studies read every study's key and sorted them all
+ * (docs/BENCHMARKS.md "A page of list_studies among 10,000 studies").
+ */
+export const STUDY_KEYS_SQL = `
+  SELECT name, created_at FROM studies WHERE created_at >= $1::FLOAT8 * 1000 - 1 AND created_at / 1000 >= $1::FLOAT8
+    AND ($2::BIGINT IS NULL OR created_at <= COALESCE((SELECT created_at FROM studies WHERE created_at >= $1::FLOAT8 * 1000 - 1
+      AND created_at / 1000 >= $1::FLOAT8 ORDER BY created_at OFFSET $2::BIGINT - 1 LIMIT 1), 'Infinity'::FLOAT8))`;

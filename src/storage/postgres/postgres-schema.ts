@@ -1,7 +1,7 @@
 /**
  * The PostgreSQL schema of tuneport, as ordered migrations: index i upgrades version i → i+1
- * (`tuneport_schema.version`). Never edit a released one. Each runs in its own transaction under a
- * transaction-scoped advisory lock, so servers starting together migrate once.
+ * (`tuneport_schema.version`; from the ninth on in postgres-schema-later.ts). Never edit a released one.
+ * Each runs in its own transaction under a transaction-scoped advisory lock, so servers starting together migrate once.
  *
  * Tables mirror the SQLite ones (storage/sqlite/sqlite-storage.ts) column for column, JSON kept as
  * text so both backends round-trip the same strings; epoch-millisecond times are DOUBLE PRECISION,
@@ -9,12 +9,12 @@
  *  - `study_owners`: one row per study *name* (a name is claimed before its study is created, so two
  *    servers cannot create one name twice); `owner` is a server's random id, `epoch` counts
  *    takeovers, `expires_at` is the database clock's, so server clocks never compare.
- *  - `tuneport_trial_ids` / `tuneport_study_ids`: sequences that hand out blocks of ids
- *    (INCREMENT BY the block size), since ids are storage-wide and every server allocates them.
+ *  - `tuneport_trial_ids` / `tuneport_study_ids`: sequences that hand out blocks of ids (INCREMENT BY the block size), since ids are storage-wide and every server allocates them.
  *  - `tuneport_commit(owner, names, epochs, changes)`: applies one group commit in one statement
  *    (one round trip), after checking — with row locks held to the end of the transaction, so a
  *    takeover waits for it — that this server still owns every study the batch touches.
  */
+import { LATER_PG_MIGRATIONS } from "./postgres-schema-later.js";
 
 /** Ids per block taken from the id sequences. */
 export const ID_BLOCK = 1000;
@@ -594,6 +594,7 @@ ${FENCE_CHECK}
   END
   $fn$;
   `,
+  ...LATER_PG_MIGRATIONS,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

@@ -260,7 +260,7 @@ describe("PostgresStorage", () => {
 
     // The same schema back at version 2, opened again: the backfill gives what the triggers kept.
     const v2Commit = PG_MIGRATIONS[1]!.slice(PG_MIGRATIONS[1]!.indexOf("CREATE OR REPLACE FUNCTION tuneport_commit"));
-    await storage.pool.query(`DROP TABLE study_state_counts, study_distributions, study_param_distributions; DROP INDEX trials_by_value;
+    await storage.pool.query(`DROP TABLE study_state_counts, study_distributions, study_param_distributions; DROP INDEX trials_by_value; DROP INDEX studies_by_creation;
       DROP TRIGGER trials_param_distributions_insert ON trials; DROP TRIGGER trials_param_distributions_update ON trials;
       DROP FUNCTION tuneport_trial_param_distributions(); DROP FUNCTION tuneport_trial_param_distributions_stmt(); DROP FUNCTION tuneport_param_digest(TEXT, TEXT);
       DROP FUNCTION tuneport_commit_trials(TEXT, TEXT[], BIGINT[], JSON); DROP TYPE tuneport_trial_change; DROP TABLE tuneport_pending_repair; ${v2Commit}; UPDATE tuneport_schema SET version = 2`);
