@@ -3,14 +3,15 @@
 // accuracy stuck at 1.0; --value random: one decimal in 0-1000), on PostgreSQL and on SQLite: the
 // page's time, and (PostgreSQL) the page statement's execution time from EXPLAIN ANALYZE. The trials
 // are written by SQL, not through the service. With --before DIST, that build's trialPage is timed too
-// on the same databases, alternating (the first round left out). Starts a throw-away PostgreSQL
+// on the same data, alternating (the first round left out): the same PostgreSQL database, and on SQLite
+// a copy of the first build's file each (which a build of a newer schema migrates). Starts a throw-away PostgreSQL
 // (dist-bench: `npx tsc -p tsconfig.bench.json`).
 //
 //   node bench/trial-page-ties.mjs [--dist dist-bench/src] [--before DIST] [--trials 100000] [--value same|random] [--direction maximize] [--limit 20] [--reps 9]
 //
 // docs/BENCHMARKS.md "A page of trials by value among many ties" has the figures.
 import "./help.mjs";
-import { mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { median } from "./ab-args.mjs";
@@ -98,14 +99,23 @@ try {
 
   const file = join(dir, "bench.db");
   const sqliteValue = same ? "1.0" : "round(abs(random() % 10000) / 10.0, 1)";
+  let copies = 0;
   const lite = await setUp(
-    // The other build reads the file the first one wrote (a second writer would wait for its lock).
-    async (d, first) => new (await m(d, "storage/sqlite/sqlite-storage.js")).SqliteStorage({ path: file, readonly: !first }),
+    // The other build opens a copy of the file the first one wrote (a second writer would wait for its
+    // lock, and a build of another schema version could not read it): a newer one migrates its copy.
+    async (d, first) => {
+      const { SqliteStorage } = await m(d, "storage/sqlite/sqlite-storage.js");
+      if (first) return new SqliteStorage({ path: file });
+      const copy = join(dir, `copy-${copies++}.db`);
+      copyFileSync(file, copy);
+      return new SqliteStorage({ path: copy });
+    },
     async (storage, id) => {
       storage.db.prepare(`WITH RECURSIVE g(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM g WHERE x < ? - 1)
         INSERT INTO trials (id, study_id, number, state, params, distributions, value, created_at)
         SELECT 1000000 + x, ?, x, 'COMPLETE', '{"x":0.5}', '{}', ${sqliteValue}, 0 FROM g`).run(trials, id);
       storage.db.exec("ANALYZE");
+      storage.db.pragma("wal_checkpoint(TRUNCATE)");
     },
   );
   await time("sqlite", lite.storages, lite.id);

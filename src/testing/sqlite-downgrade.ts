@@ -1,7 +1,9 @@
 /**
  * Turns a current SQLite file's schema back for migration tests, so that an older user_version can
  * be set and the migrations from there run again:
- * - `dropSchema8`: the writer row's table (sqlite-storage.ts `claimWriter`);
+ * - `dropSchema9`: the counts of trials with a value (study_state_counts.valued), the count triggers
+ *   back to schema 5's;
+ * - `dropSchema8`: that, and the writer row's table (sqlite-storage.ts `claimWriter`);
  * - `dropSchema7`: that, and the (parameter, distribution) pairs and their triggers go (migration 7 builds them
  *   again from the trials, and drops schema 5's distribution lists if they are there);
  * - `dropSchema6`: that, and the kept Pareto fronts and the infeasible counts with their triggers;
@@ -9,7 +11,24 @@
  */
 import type Database from "better-sqlite3";
 
+export function dropSchema9(db: Database.Database): void {
+  db.exec(`
+    DROP TRIGGER trials_count_insert; DROP TRIGGER trials_count_update; DROP TRIGGER trials_count_delete;
+    ALTER TABLE study_state_counts DROP COLUMN valued;
+    CREATE TRIGGER trials_count_insert AFTER INSERT ON trials BEGIN
+      INSERT INTO study_state_counts (study_id, state, n) VALUES (new.study_id, new.state, 1) ON CONFLICT (study_id, state) DO UPDATE SET n = n + 1;
+    END;
+    CREATE TRIGGER trials_count_update AFTER UPDATE OF state ON trials WHEN old.state IS NOT new.state BEGIN
+      UPDATE study_state_counts SET n = n - 1 WHERE study_id = old.study_id AND state = old.state;
+      INSERT INTO study_state_counts (study_id, state, n) VALUES (new.study_id, new.state, 1) ON CONFLICT (study_id, state) DO UPDATE SET n = n + 1;
+    END;
+    CREATE TRIGGER trials_count_delete AFTER DELETE ON trials BEGIN
+      UPDATE study_state_counts SET n = n - 1 WHERE study_id = old.study_id AND state = old.state;
+    END;`);
+}
+
 export function dropSchema8(db: Database.Database): void {
+  dropSchema9(db);
   db.exec("DROP TABLE writer;");
 }
 

@@ -16,6 +16,7 @@ import { paretoFront } from "../../domain/objectives.js";
 import type { Direction } from "../../domain/trial.js";
 import { Rng } from "../../math/rng.js";
 import { dropSchema5, dropSchema6 } from "../../testing/sqlite-downgrade.js";
+import { MIGRATIONS } from "./sqlite-schema.js";
 import { SqliteStorage } from "./sqlite-storage.js";
 
 const SPACE = { x: { type: "float", low: 0, high: 1 } } as const;
@@ -79,7 +80,7 @@ describe("schema 4 migration (stored replies in arrival order)", () => {
 
     const db = new Database(path, { readonly: true });
     try {
-      expect(db.pragma("user_version", { simple: true })).toBe(8);
+      expect(db.pragma("user_version", { simple: true })).toBe(MIGRATIONS.length);
       const cols = (db.prepare("PRAGMA table_info(request_log)").all() as { name: string; pk: number }[]).map((c) => [c.name, c.pk]);
       expect(cols).toEqual([["seq", 1], ["request_id", 0], ["op", 0], ["reply", 0], ["at", 0]]);
       // 1 create + 5 asks + 5 tells before, 1 ask after; in the order they were stored.

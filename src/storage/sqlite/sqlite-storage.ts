@@ -134,7 +134,7 @@ export class SqliteStorage implements Storage, SummaryReader {
       ),
       maxTrialId: db.prepare("SELECT COALESCE(MAX(id), 0) AS m FROM trials"),
       distinctDistributions: db.prepare("SELECT name, distribution FROM study_param_distributions WHERE study_id = ? ORDER BY first_number, name"),
-      countsOf: db.prepare("SELECT state, n FROM study_state_counts WHERE study_id = ?"),
+      countsOf: db.prepare("SELECT state, n, valued FROM study_state_counts WHERE study_id = ?"),
       completeObjectives: db.prepare(
         `SELECT ${OBJECTIVE_COLUMNS} FROM trials WHERE study_id = ? AND state = 'COMPLETE' ORDER BY number`,
       ),
@@ -242,14 +242,14 @@ export class SqliteStorage implements Storage, SummaryReader {
     const byNumber = () => this.db.prepare(`SELECT * FROM trials WHERE study_id = ?${where} ORDER BY ${order} LIMIT ?`).all(...args, q.limit);
     return this.db.transaction(() => {
       const rows = (q.orderBy === "value" ? valuePage(this.db, studyId, states, q.direction, q.limit) : byNumber()) as TrialRow[];
-      // By number the counts table answers; by value, the index's entries with a value (the states' other trials lack one).
-      const counts = this.countsOf(studyId);
+      // The counts table answers the total: trials by state, or by value those of them with a value
+      // (schema 9; a COUNT(*) of the value index read every entry).
       let matching = 0;
-      for (const st of states.length > 0 ? states : TRIAL_STATES) matching += counts[st] ?? 0;
+      let valued = 0;
+      for (const r of this.stmts.countsOf.all(studyId) as { state: TrialState; n: number; valued: number }[])
+        if (states.length === 0 || states.includes(r.state)) (matching += r.n), (valued += r.valued);
       const trials = rows.map((r) => this.withIntermediates(r));
-      if (q.orderBy === "number") return { trials, total: matching };
-      const total = (this.db.prepare(`SELECT COUNT(*) AS n FROM trials WHERE study_id = ?${where}`).get(...args) as { n: number }).n;
-      return { trials, total, withoutValue: matching - total };
+      return q.orderBy === "number" ? { trials, total: matching } : { trials, total: valued, withoutValue: matching - valued };
     })();
   }
 
