@@ -31,6 +31,14 @@ const conn = document.getElementById("conn") as HTMLElement;
 /** Studies the list reads per page (`studies_overview`'s limit). */
 const STUDIES_PAGE = 100;
 
+/**
+ * Most studies the list shows ("Show more studies" stops there, and the page says so). Each change
+ * heard (at most every 0.5 s) and each 5 s poll reads again as many as are shown and draws every row:
+ * uncapped, 100 clicks at 10,000 studies read and drew all 10,000 each time (a 3 MiB reply,
+ * docs/BENCHMARKS.md "studies_overview among 10,000 studies").
+ */
+const MAX_STUDIES_SHOWN = 1000;
+
 async function studiesList(live: Live): Promise<View> {
   const body = h("tbody");
   const table = h(
@@ -53,7 +61,9 @@ async function studiesList(live: Live): Promise<View> {
   let wanted = STUDIES_PAGE;
   /** Counts reads: a read that answers after a later one started is not drawn (a "more" crossing a live refresh). */
   let reads = 0;
-  const more = h("button", { type: "button", id: "more-studies", hidden: true, onclick: () => ((wanted += STUDIES_PAGE), void refresh().catch(() => undefined).finally(schedule)) }, "Show more studies");
+  const more = h("button", { type: "button", id: "more-studies", hidden: true, onclick: () => ((wanted = Math.min(wanted + STUDIES_PAGE, MAX_STUDIES_SHOWN)), void refresh().catch(() => undefined).finally(schedule)) }, "Show more studies");
+  const capped = h("p", { id: "studies-capped", role: "status", hidden: true },
+    `The list shows the first ${MAX_STUDIES_SHOWN.toLocaleString("en")} studies (in creation order); more follow. Open one by its address (#/study/NAME), or list them all with 'tuneport studies list' or the list_studies tool.`);
   const refresh = async () => {
     const mine = ++reads;
     const { studies, next_cursor } = await op<{ studies: any[]; next_cursor: string | null }>("studies_overview", { limit: wanted });
@@ -62,7 +72,8 @@ async function studiesList(live: Live): Promise<View> {
     const focused = document.activeElement === more;
     /** The study whose link has the keyboard's focus: the rows drawn again, it is focused again. */
     const focusedStudy = body.contains(document.activeElement) ? document.activeElement?.closest("tr")?.getAttribute("data-study") : undefined;
-    more.hidden = !next_cursor;
+    more.hidden = !next_cursor || wanted >= MAX_STUDIES_SHOWN;
+    capped.hidden = !next_cursor || wanted < MAX_STUDIES_SHOWN;
     others = studies.some((s) => s.from_storage === true);
     body.replaceChildren(
       ...studies.map((s) =>
@@ -107,7 +118,7 @@ async function studiesList(live: Live): Promise<View> {
   // Drawn once read: a read refused (a page retrying, below) leaves the page on screen as it was.
   if (live()) {
     document.title = "Studies — tuneport";
-    main.replaceChildren(h("h1", {}, "Studies"), table, more);
+    main.replaceChildren(h("h1", {}, "Studies"), table, more, capped);
   }
   schedule();
   document.addEventListener("visibilitychange", onVisible);
