@@ -9,48 +9,21 @@
  * server's line was shown) asked for the whole overview, which summed up every study (1.1 s and a
  * 3 MiB reply at 10,000 studies on PostgreSQL, docs/BENCHMARKS.md "studies_overview among 10,000 studies").
  */
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import type { Browser } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { silentLogger } from "../src/logger.js";
-import { StudyService } from "../src/service/study-service.js";
-import { SqliteStorage } from "../src/storage/sqlite/sqlite-storage.js";
-import { DashboardServer } from "../src/transports/http/dashboard.js";
-import { launchChromium } from "./browser.js";
-import { tempDir } from "./mcp-helpers.js";
+import { describe, expect, it } from "vitest";
+import { studiesDashboard } from "./browser.js";
 
 const HANG = 180_000;
 /** A hang guard for each wait on the page (shorter than the test's, so that a wait that never ends says what it waited for). */
 const WAIT = 60_000;
-const ASSETS = join(fileURLToPath(new URL("..", import.meta.url)), "dist/web");
 const STUDIES = 250;
-const tmp = tempDir();
-let browser: Browser;
-let storage: SqliteStorage;
-let svc: StudyService;
-let dash: DashboardServer;
-let base = "";
-
-beforeAll(async () => {
-  storage = new SqliteStorage({ path: join(tmp.dir, "paging.db") });
-  svc = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
-  // Creation order is not name order: the list's order is the op's (creation, then name).
+// Creation order is not name order: the list's order is the op's (creation, then name).
+const dash = studiesDashboard(async (svc) => {
   for (let i = 0; i < STUDIES; i++) await svc.execute("create_study", { name: `p-${String((i * 37) % STUDIES).padStart(3, "0")}`, space: { x: { type: "float", low: 0, high: 1 } } });
-  dash = new DashboardServer({ source: svc, logger: silentLogger(), port: 0, assetsDir: ASSETS });
-  base = `http://127.0.0.1:${await dash.start()}`;
-  browser = await launchChromium();
 }, HANG);
-afterAll(async () => {
-  await browser?.close();
-  await dash?.close();
-  await svc?.close();
-  await storage?.close();
-  tmp.cleanup();
-});
 
 describe("the studies list longer than one page", () => {
   it("shows a page, adds one per 'Show more studies', and reads pages only", async () => {
+    const { browser, svc, base } = dash;
     const order = ((await svc.execute("list_studies", {})).studies as { name: string }[]).map((s) => s.name);
     const page = await browser.newPage();
     page.setDefaultTimeout(HANG);

@@ -7,50 +7,23 @@
  * (at most every 0.5 s) and each 5 s poll read again and drew every study shown, at 10,000 studies
  * all of them (a 3 MiB reply; docs/BENCHMARKS.md "studies_overview among 10,000 studies").
  */
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import type { Browser } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { silentLogger } from "../src/logger.js";
-import { StudyService } from "../src/service/study-service.js";
-import { SqliteStorage } from "../src/storage/sqlite/sqlite-storage.js";
-import { DashboardServer } from "../src/transports/http/dashboard.js";
-import { launchChromium } from "./browser.js";
-import { tempDir } from "./mcp-helpers.js";
+import { describe, expect, it } from "vitest";
+import { studiesDashboard } from "./browser.js";
 
 const HANG = 240_000;
 /** A hang guard for each wait on the page (shorter than the test's, so that a wait that never ends says what it waited for). */
 const WAIT = 60_000;
-const ASSETS = join(fileURLToPath(new URL("..", import.meta.url)), "dist/web");
 const STUDIES = 1050;
 const SHOWN = 1000;
 const SPACE = { x: { type: "float", low: 0, high: 1 } };
-const tmp = tempDir();
-let browser: Browser;
-let storage: SqliteStorage;
-let svc: StudyService;
-let dash: DashboardServer;
-let base = "";
-
-beforeAll(async () => {
-  storage = new SqliteStorage({ path: join(tmp.dir, "cap.db") });
-  svc = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+const dash = studiesDashboard(async (svc) => {
   for (let i = 0; i < STUDIES; i += 50)
     await Promise.all(Array.from({ length: 50 }, (_, j) => svc.execute("create_study", { name: `c-${String(i + j).padStart(4, "0")}`, space: SPACE })));
-  dash = new DashboardServer({ source: svc, logger: silentLogger(), port: 0, assetsDir: ASSETS });
-  base = `http://127.0.0.1:${await dash.start()}`;
-  browser = await launchChromium();
 }, HANG);
-afterAll(async () => {
-  await browser?.close();
-  await dash?.close();
-  await svc?.close();
-  await storage?.close();
-  tmp.cleanup();
-});
 
 describe("the studies list of more studies than it shows", () => {
   it("stops adding pages at 1,000 studies and says that more follow", async () => {
+    const { browser, svc, base } = dash;
     const order = ((await svc.execute("list_studies", {})).studies as { name: string }[]).map((s) => s.name);
     expect(order).toHaveLength(STUDIES);
     const page = await browser.newPage();
