@@ -381,7 +381,10 @@ async function pickStudies(
       if (count === undefined || limit === undefined || stored.length < count) break;
       const past = stored.filter((s) => keys.get(s.name) === s.createdAt / 1000 && (after === null || compareStudyKeys([s.createdAt / 1000, s.name], after) > 0));
       if (past.length > limit) break;
-      count += limit + 1 - past.length;
+      // Past every key read (the window holds all of the last one's ties, beyond `count`): growing
+      // `count` alone read the same tie group again and again, one read per study short (40 studies
+      // imported from one file: 39 reads of 40 keys for one page).
+      count = stored.length + limit + 1 - past.length;
     }
     picked = pageStudyKeys(keys, after, limit);
     const name = picked.names[picked.names.length - 1];
