@@ -23,7 +23,7 @@ for (const [k, v] of [["studies", studies], ["limit", limit], ["reps", reps]])
 const m = (p) => import(join(dist, p));
 const { startPostgres } = await m("testing/postgres-server.js");
 const { PostgresStorage } = await m("storage/postgres/postgres-storage.js");
-const { STUDY_KEYS_SQL } = await m("storage/postgres/postgres-read-sql.js");
+const { STUDY_KEYS_SQL, studyKeysParams } = await m("storage/postgres/postgres-read-sql.js");
 const T0 = 1_765_000_000_000;
 const pg = startPostgres({ maxConnections: 10 });
 try {
@@ -32,8 +32,8 @@ try {
   await st.pool.query("ANALYZE");
   // A page's window: the page, one more, and the cursor's own study (reads.ts `pickStudies`).
   const reads = [
-    ["window, first page", STUDY_KEYS_SQL, ["-Infinity", limit + 2]],
-    ["window, middle page", STUDY_KEYS_SQL, [(T0 + Math.floor(studies / 2)) / 1000, limit + 2]],
+    ["window, first page", STUDY_KEYS_SQL, studyKeysParams(null, limit + 2)],
+    ["window, middle page", STUDY_KEYS_SQL, studyKeysParams((T0 + Math.floor(studies / 2)) / 1000, limit + 2)],
     ["every key (before)", "SELECT name, created_at FROM studies", []],
   ];
   for (const [label, sql, args] of reads) {

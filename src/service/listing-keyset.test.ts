@@ -163,4 +163,28 @@ describe("a page of studies on PostgreSQL reads a window of keys", () => {
         }
     for (const s of servers) expect(s.fatal).toEqual([]);
   });
+
+  it("answers a cursor whose time is past any double in ms as SQLite's server does, not with PostgreSQL's overflow", async () => {
+    const storage = await sqliteBackend.open(sqliteBackend.location());
+    const lite = await StudyService.open({ storage, logger: silentLogger(), reapIntervalMs: 0 });
+    cleanup.push(async () => (await lite.close(), await storage.close()));
+    const url = postgresBackend(inject("pgUrl")).location();
+    const servers = [await ownedServer(cleanup, url, "a", { ttlMs: TTL_MS }), await ownedServer(cleanup, url, "b", { ttlMs: TTL_MS })];
+    for (const [i, name] of ["p", "q", "r"].entries()) {
+      await lite.execute("create_study", { name, space: SPACE });
+      await (servers[i % 2] as (typeof servers)[number]).svc.execute("create_study", { name, space: SPACE });
+    }
+    // A client's cursor is base64url JSON (paging.ts `decode`): its time is any number JSON holds.
+    for (const c of [1e306, -1e306, 1.7e308, -1.7e308])
+      for (const [op, k] of [["list_studies", "studies"], ["studies_overview", "overview"]] as const) {
+        const cursor = Buffer.from(JSON.stringify({ k, c, n: "q" })).toString("base64url");
+        const want = await page(lite, op, 2, cursor);
+        expect(want.names).toEqual(c < 0 ? ["p", "q"] : []);
+        for (const s of servers) {
+          const got = await page(s.svc, op, 2, cursor);
+          expect([got.names, got.cursor === null]).toEqual([want.names, want.cursor === null]); // cursors: each storage's times
+        }
+      }
+    for (const s of servers) expect(s.fatal).toEqual([]);
+  });
 });

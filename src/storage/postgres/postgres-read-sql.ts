@@ -131,7 +131,8 @@ export const maximizedPageSql = (state: string, limit: string): string => {
 
 /**
  * A window of the studies' keys (`OwnershipStore.studyKeys`): `$1` the first creation time in seconds
- * (-Infinity: from the first), `$2` how many (NULL: all). By the `studies_by_creation` index, the
+ * (-Infinity: from the first), `$2` how many (NULL: all), `$3` the first creation time's bound in ms
+ * (`studyKeysParams`). By the `studies_by_creation` index, the
  * first `$2` from `$1` on, then every study up to the last one's creation time (its ties, whose order
  * by name the service decides: PostgreSQL's collation is not JavaScript's UTF-16 order). `created_at /
  * 1000 >= $1` is the service's own comparison (IEEE division, as JavaScript's), the bound in ms beside
@@ -139,6 +140,13 @@ export const maximizedPageSql = (state: string, limit: string): string => {
  * (docs/BENCHMARKS.md "A page of list_studies among 10,000 studies").
  */
 export const STUDY_KEYS_SQL = `
-  SELECT name, created_at FROM studies WHERE created_at >= $1::FLOAT8 * 1000 - 1 AND created_at / 1000 >= $1::FLOAT8
-    AND ($2::BIGINT IS NULL OR created_at <= COALESCE((SELECT created_at FROM studies WHERE created_at >= $1::FLOAT8 * 1000 - 1
+  SELECT name, created_at FROM studies WHERE created_at >= $3::FLOAT8 AND created_at / 1000 >= $1::FLOAT8
+    AND ($2::BIGINT IS NULL OR created_at <= COALESCE((SELECT created_at FROM studies WHERE created_at >= $3::FLOAT8
       AND created_at / 1000 >= $1::FLOAT8 ORDER BY created_at OFFSET $2::BIGINT - 1 LIMIT 1), 'Infinity'::FLOAT8))`;
+
+/** `STUDY_KEYS_SQL`'s parameters: from `fromS` (seconds; null: from the first), `count` keys (undefined: all). */
+export function studyKeysParams(fromS: number | null, count: number | undefined): [string | number, number | null, string] {
+  // The bound in ms computed here: a cursor's time is the client's to send, and past a double
+  // (1e306 s) it is Infinity in JavaScript but an overflow error in PostgreSQL (INTERNAL for a bad cursor).
+  return [fromS ?? "-Infinity", count ?? null, fromS === null ? "-Infinity" : String(fromS * 1000 - 1)];
+}

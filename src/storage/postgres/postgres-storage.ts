@@ -42,7 +42,7 @@ import { ClosingClient, databaseUnreachable, encodingRefusal } from "./connectio
 import { OwnershipLostError, fencedOutName } from "./fence.js";
 import { openFailure, parseUrl } from "./url.js";
 import { ID_BLOCK, MIGRATION_LOCK, PARAM_PAIRS_FROM_TRIALS, PG_MIGRATIONS } from "./postgres-schema.js";
-import { BEST_REPORT_SQL, QUICK_FRONT_SQL, STUDY_KEYS_SQL, SUMMARY_SQL, maximizedPageSql } from "./postgres-read-sql.js";
+import { BEST_REPORT_SQL, QUICK_FRONT_SQL, STUDY_KEYS_SQL, SUMMARY_SQL, maximizedPageSql, studyKeysParams } from "./postgres-read-sql.js";
 import { type PgSummaryRow, type PgTrialRow, intermediatesOf, readSummaries, summaryOfRow } from "./pg-summaries.js";
 
 export interface PostgresStorageOptions {
@@ -250,7 +250,7 @@ export class PostgresStorage implements Storage, SummaryReader {
 
   /** A window of the studies' names and creation times (ms), what a listing's page is cut from (ownership.ts `OwnershipStore.studyKeys`; STUDY_KEYS_SQL). */
   async studyKeys(fromS: number | null = null, count?: number): Promise<{ name: string; createdAt: number }[]> {
-    const { rows } = await this.pool.query<{ name: string; created_at: number }>(STUDY_KEYS_SQL, [fromS ?? "-Infinity", count ?? null]);
+    const { rows } = await this.pool.query<{ name: string; created_at: number }>(STUDY_KEYS_SQL, studyKeysParams(fromS, count));
     return rows.map((r) => ({ name: r.name, createdAt: Number(r.created_at) }));
   }
 
