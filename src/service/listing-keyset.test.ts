@@ -141,7 +141,7 @@ describe("a page of studies on PostgreSQL reads a window of keys", () => {
     const servers = [await ownedServer(cleanup, url, "a", { ttlMs: TTL_MS }), await ownedServer(cleanup, url, "b", { ttlMs: TTL_MS })];
     const [a] = servers as [(typeof servers)[number]];
     await a.svc.execute("create_study", { name: "template", space: SPACE });
-    const text = [...a.svc.exportStudy("template")].join("");
+    const text = [...a.svc.exportStudy("template")].join("\n");
     await a.svc.execute("delete_study", { study: "template" });
     const names = Array.from({ length: 40 }, (_, i) => `copy-${String(i).padStart(2, "0")}`);
     for (const name of names) await a.svc.importStudy(text, name); // every one created at the file's time
