@@ -154,10 +154,7 @@ export interface OwnershipStore {
   findStudy(name: string): Promise<Study | null>;
   loadTrials(studyId: number): Promise<StoredTrial[]>;
   listStudies(): Promise<Study[]>;
-  /**
-   * Stored studies' names and creation times (ms) from `fromS` on (`createdAt / 1000 >= fromS`; all without), in creation order: the
-   * first `count` and every other created at the same time as the last (all without). A listing's page is cut from such a window.
-   */
+  /** Stored studies' names and creation times (ms) from `fromS` on (`createdAt / 1000 >= fromS`; all without), in creation order: the first `count` and every other created at the same time as the last (all without): a listing's page is cut from such a window. */
   studyKeys(fromS?: number | null, count?: number): Promise<StudyKey[]>;
   studiesNamed(names: readonly string[]): Promise<Study[]>;
   /** Study summaries from SQL (a foreign study's view without its trials). */
