@@ -155,10 +155,10 @@ def test_a_tell_whose_gate_raises_opens_it_again_and_keeps_the_reports_put_aside
             queue = client._submit_report  # noqa: SLF001
             interrupts = [KeyboardInterrupt()]
 
-            def interrupted_queue(t: tp.Trial, message: dict[str, Any]) -> int:
+            def interrupted_queue(t: tp.Trial, message: dict[str, Any], **kw: Any) -> int:
                 if interrupts:
                     raise interrupts.pop()
-                return queue(t, message)
+                return queue(t, message, **kw)
 
             client._submit_report = interrupted_queue  # type: ignore[method-assign,assignment]  # noqa: SLF001
 
@@ -206,11 +206,11 @@ class _HeldQueue:
         self.queueing, self.let_go = threading.Event(), threading.Event()
         client._submit_report = self  # type: ignore[method-assign,assignment]  # noqa: SLF001
 
-    def __call__(self, t: tp.Trial, message: dict[str, Any]) -> int:
+    def __call__(self, t: tp.Trial, message: dict[str, Any], **kw: Any) -> int:
         if not self.queueing.is_set():
             self.queueing.set()
             self.let_go.wait(60)
-        return self.queue(t, message)
+        return self.queue(t, message, **kw)
 
 
 @pytest.mark.parametrize("dropper", ["interrupted tell", "close"])

@@ -458,13 +458,14 @@ class Client:
                 {"pid": self._pid},
             )
 
-    def _submit_report(self, trial: Trial, message: dict[str, Any]) -> int:
-        """Queues a non-blocking report on the background thread; its sequence number."""
+    def _submit_report(self, trial: Trial, message: dict[str, Any], *, deadline: float | None = None) -> int:
+        """Queues a non-blocking report on the background thread; its sequence number. ``deadline``
+        (monotonic): how long it waits for room in a full queue at most (``_Background.submit``)."""
         # In a forked child no thread serves the queue: the report was dropped without a word.
         self._check_process()
         if self._closed or self._background is None:
             raise ClientClosedError("the client is closed")
-        return self._background.submit(trial, message)
+        return self._background.submit(trial, message, deadline=deadline)
 
     def _reports_pending(self, seq: int) -> bool:
         """True while the report with sequence number ``seq`` is queued or in flight."""
@@ -685,21 +686,32 @@ class _Background:
 
     # ------------------------------------------------------------------ reports
 
-    def submit(self, trial: Trial, message: dict[str, Any]) -> int:
+    def submit(self, trial: Trial, message: dict[str, Any], *, deadline: float | None = None) -> int:
         """Queues a report and returns its sequence number (see ``wait_for``). Waits for room when
-        MAX_PENDING_REPORTS are queued, once ``close`` began until its deadline at most. @raises
-        ClientClosedError once the client is closed, or when that deadline came first."""
+        MAX_PENDING_REPORTS are queued: until ``deadline`` (monotonic) at most when given (a trial's
+        last word after Ctrl-C), once ``close`` began until its deadline at most. @raises
+        ClientClosedError once the client is closed, or when close's deadline came first;
+        TimeoutError, nothing queued, when ``deadline`` came first."""
         if not self._started:
             self.start()
         with self._cond:
             while len(self._queue) >= MAX_PENDING_REPORTS and not self._stop.is_set():
-                until = self._closing_until
-                if until is not None and time.monotonic() >= until:
+                until, now = self._closing_until, time.monotonic()
+                if until is not None and now >= until:
                     # close() queueing a report put aside (``_queue_put_aside``) waited for room for as
                     # long as the report at the head waited out an outage (for ever with an infinite
                     # outage budget), past its timeout: dropped now, and named (``_drop_beside``).
                     raise ClientClosedError("the client is closing, and its queue had no room for this report in time")
-                self._cond.wait(1.0 if until is None else max(0.0, min(1.0, until - time.monotonic())))
+                if deadline is not None and now >= deadline:
+                    # A trial told FAIL after Ctrl-C, queueing the reports put aside behind another
+                    # thread's call, waited here as long (for ever with an infinite outage budget).
+                    raise TimeoutError(
+                        f"the queue of non-blocking reports had no room in time ({len(self._queue)} waiting to be sent: "
+                        "the server is slow or away)",
+                        {"queued": len(self._queue)},
+                    )
+                ends = [t - now for t in (until, deadline) if t is not None]
+                self._cond.wait(max(0.0, min([1.0, *ends])))
             if self._stop.is_set():
                 raise ClientClosedError("the client is closed")
             self._queued += 1

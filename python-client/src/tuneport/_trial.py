@@ -8,6 +8,7 @@ import logging
 import math
 import os
 import threading
+import time
 import warnings
 import weakref
 from collections import deque
@@ -45,6 +46,7 @@ TRIAL_STATES: tuple[TrialState, ...] = tuple(TrialState)
 INTERRUPTED_WAIT_S = 1.0
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+_R = TypeVar("_R")
 
 
 def _one_call_at_a_time(method: _F) -> _F:
@@ -57,12 +59,7 @@ def _one_call_at_a_time(method: _F) -> _F:
             # it is held for ever (ClientClosedError here: the check costs a getpid, off the hot path).
             self.study.client._check_process()
             self._order.acquire()
-        try:
-            if self._beside:
-                self._submit_beside()
-            return method(self, *args, **kwargs)
-        finally:
-            self._end_turn()
+        return self._run_in_turn(lambda: method(self, *args, **kwargs))
 
     return cast(_F, functools.wraps(method)(turn))  # its name, docstring and signature (inspect) are the method's
 
@@ -935,9 +932,12 @@ class Trial(_OptunaV2Suggest):
         self.study.client._forget(self)
         return first
 
-    def _call(self, op: str, args: dict[str, Any], *, hurry: bool = False, outage_budget_s: float | None = None) -> Any:
+    def _call(
+        self, op: str, args: dict[str, Any], *, hurry: bool = False, outage_budget_s: float | None = None, reports_by: float | None = None
+    ) -> Any:
         """Sends ``op`` for this trial. ``hurry`` (the last word of a trial that Ctrl-C ends): waits
-        at most INTERRUPTED_WAIT_S for the queued reports and for a server that is away; if it does
+        at most INTERRUPTED_WAIT_S (or until ``reports_by``, monotonic) for the queued reports, and
+        INTERRUPTED_WAIT_S for a server that is away; if it does
         not come back in that time, the lease runs out on the server and finishes the trial.
         Queued reports still unanswered after that wait are dropped first (``_Background.abandon``):
         sent after this request they would reach a finished trial and be refused, and closing the
@@ -951,7 +951,8 @@ class Trial(_OptunaV2Suggest):
             if not hurry:
                 self._wait_reports()
             else:
-                if not self.study.client._wait_reports(self._report_seq, INTERRUPTED_WAIT_S):
+                wait = INTERRUPTED_WAIT_S if reports_by is None else max(0.0, reports_by - time.monotonic())
+                if not self.study.client._wait_reports(self._report_seq, wait):
                     unsent = self.study.client._abandon_reports(self)
                     log.warning(
                         "trial %d of '%s': the server did not answer its non-blocking reports within %gs of the "
@@ -1190,12 +1191,7 @@ class Trial(_OptunaV2Suggest):
         if wait:
             return self._report_in_turn(value, step, data, hypergradients, raise_on_prune, True)
         if self._order.acquire(blocking=False):
-            try:
-                if self._beside:
-                    self._submit_beside()
-                return self._report(value, step, data, hypergradients, raise_on_prune, False)
-            finally:
-                self._end_turn()
+            return self._run_in_turn(lambda: self._report(value, step, data, hypergradients, raise_on_prune, False))
         # Another thread is in a call on this trial (maybe waiting out an outage): not waited for.
         # Or a thread of the parent held it when this process forked: ClientClosedError here.
         self.study.client._check_process()
@@ -1221,22 +1217,46 @@ class Trial(_OptunaV2Suggest):
         """The error a call on this trial raises once its lease was lost (``lost``, as first heard)."""
         return LeaseLostError(f"trial {self.number} of '{self.study.name}' lost its lease: {lost.message}", lost.data)
 
-    def _end_turn(self) -> None:
+    def _run_in_turn(self, call: Callable[[], _R]) -> _R:
+        """Runs ``call`` in this trial's turn (``_order``, taken by the caller): the reports put
+        ``_beside`` are queued first, and the turn ends (``_end_turn``) however ``call`` ends,
+        interrupted unless it returned or raised an ``Exception``."""
+        ended = False
+        try:
+            if self._beside:
+                self._submit_beside()
+            out = call()
+            ended = True
+            return out
+        except Exception:
+            ended = True
+            raise
+        finally:
+            self._end_turn(interrupted=not ended)
+
+    def _end_turn(self, *, interrupted: bool = False) -> None:
         """Releases ``_order``; queues the reports put ``_beside`` meanwhile (one made after the
-        check by another holder's, or by the reporter itself, which tries the lock after putting it)."""
+        check by another holder's, or by the reporter itself, which tries the lock after putting it).
+        ``interrupted`` (the call ends in Ctrl-C): only where the queue has room now; the rest stay
+        put aside for the trial's next call (the with-block's FAIL drops them, named). Waiting for
+        room there, a Ctrl-C'd report waited as long as the server stayed away (for ever with an
+        infinite outage budget) before the interrupt went on (tests/test_interrupted_full_queue.py)."""
         self._order.release()
+        deadline = time.monotonic() if interrupted else None
         while self._beside and self._order.acquire(blocking=False):
             try:
-                if not self._submit_beside():
+                if not self._submit_beside(deadline):
                     return
             finally:
                 self._order.release()
 
-    def _submit_beside(self) -> bool:
+    def _submit_beside(self, deadline: float | None = None) -> bool:
         """``_order``'s holder: queues the reports put ``_beside``, in order, each taken out only once
         queued (False in a forked child, where they are the parent's and nothing is sent; and once
         the client is closed, when they are dropped with a warning that names them: ``_drop_beside``).
-        When queueing one raises (Ctrl-C while it waits for room), it and those after it stay."""
+        When queueing one raises (Ctrl-C while it waits for room), it and those after it stay.
+        ``deadline`` (monotonic): the queue's room is waited for until then at most; False when it
+        came first, that report and those after it left put aside."""
         client = self.study.client
         if client._pid != os.getpid():
             return False
@@ -1250,10 +1270,12 @@ class Trial(_OptunaV2Suggest):
                 entry = self._queueing = self._beside[0]
             message, step, value = entry
             try:
-                seq = client._submit_report(self, message)
+                seq = client._submit_report(self, message) if deadline is None else client._submit_report(self, message, deadline=deadline)
             except BaseException as err:
                 with self._lock:
                     self._queueing = None
+                if deadline is not None and isinstance(err, TimeoutError):
+                    return False  # no room in time: left put aside
                 if not isinstance(err, ClientClosedError):
                     raise
                 # close() stopped the queue while this one waited for room in it, or just before
@@ -1339,10 +1361,7 @@ class Trial(_OptunaV2Suggest):
             self._beside.append((message, float(s), float(v)))
         # The holder may have ended its call before the report was put aside: then it is queued here.
         if self._order.acquire(blocking=False):
-            try:
-                self._submit_beside()
-            finally:
-                self._end_turn()
+            self._run_in_turn(lambda: None)
         return None
 
     @_one_call_at_a_time
@@ -1601,30 +1620,37 @@ class Trial(_OptunaV2Suggest):
         self.study.client._check_process()
         # Its turn (``_order``); after Ctrl-C (``hurry``) for a moment at most: the interrupt wins.
         taken = self._order.acquire(timeout=INTERRUPTED_WAIT_S) if hurry else self._order.acquire()
+        # Hurried, one second for the reports: room in the queue for those put aside, then their answers.
+        reports_by = time.monotonic() + INTERRUPTED_WAIT_S if hurry else None
         try:
             try:
                 # In the try: a gate left closed when it raises (Ctrl-C while a report put aside waits
                 # for room in the queue) refused every later report as "being told by another thread".
-                self._close_gate(mine=taken)
-                self._tell_now(state, value, reason, user_attrs, extra, hurry=hurry)
+                self._close_gate(mine=taken, until=reports_by)
+                self._tell_now(state, value, reason, user_attrs, extra, hurry=hurry, reports_by=reports_by)
             finally:
                 self._reopen_gate()
         finally:
             if taken:
-                self._end_turn()
+                self._end_turn(interrupted=hurry)
 
-    def _close_gate(self, *, mine: bool = True) -> None:
+    def _close_gate(self, *, mine: bool = True, until: float | None = None) -> None:
         """A tell begins: reports made from now on raise UpdateFinishedTrialError (``_telling``);
         those put ``_beside`` before are queued now, so that the tell waits for them. Not ``mine``
         (a hurried tell that did not get its turn): they are dropped, as the queued reports that
-        the server does not answer within INTERRUPTED_WAIT_S are."""
+        the server does not answer within INTERRUPTED_WAIT_S are. ``until`` (a hurried tell's, monotonic):
+        those the full queue has no room for by then are dropped too, named; the tell waited for room
+        as long as the server stayed away, for ever with an infinite outage budget."""
         self.study.client._check_process()  # before ``_lock``: one a thread of the parent held is held for ever in a child
         with self._lock:
             self._telling = True
         if not mine:
             self._drop_beside("the trial is told FAIL after an interrupt, and another thread still held its turn")
-        elif self._beside:
-            self._submit_beside()
+        elif self._beside and not self._submit_beside(until) and until is not None:
+            self._drop_beside(
+                f"the trial is told FAIL after an interrupt, and the queue of non-blocking reports had no room for them "
+                f"within {INTERRUPTED_WAIT_S:g}s (the server is slow or away)"
+            )
 
     def _reopen_gate(self) -> None:
         """The tell failed with the trial still running (the server away...): reports are taken again.
@@ -1645,11 +1671,12 @@ class Trial(_OptunaV2Suggest):
         extra: Mapping[str, Any] | None,
         *,
         hurry: bool,
+        reports_by: float | None = None,
     ) -> None:
         args: dict[str, Any] = {"state": state, "value": value, "reason": reason, **(extra or {})}
         if user_attrs is not None:
             args["user_attrs"] = json_attrs(user_attrs)
-        result = self._call("tell", args, hurry=hurry)
+        result = self._call("tell", args, hurry=hurry, reports_by=reports_by)
         view = result["trial"]
         self._view = view
         self.state = trial_state(view["state"])
