@@ -97,6 +97,8 @@ class Client:
         """Held through ``close``: a second thread's call waits for the first instead of running beside it."""
         self._close_interrupted = False
         """A close was interrupted (Ctrl-C): the next one waits for nothing."""
+        self._closing_thread: int | None = None
+        """The thread running ``_close`` now (its ident): ``close`` called again on it returns at once."""
         self._pid = os.getpid()
         """The process that opened the client: ZeroMQ sockets do not survive a fork."""
         self._background: _Background | None = None
@@ -505,8 +507,13 @@ class Client:
         exits (the sockets of other threads must be closed by then, as for any close). While another
         thread closes the client, it returns at once. Interrupted (Ctrl-C while it waits), the
         background thread is stopped all the same and what was not sent is named: the next
-        ``close()`` (the exit's) waits for nothing and sends and names nothing again."""
-        if self._closed:
+        ``close()`` (the exit's) waits for nothing and sends and names nothing again.
+
+        Called again on the thread that is closing the client (a logging handler that one of close's
+        own warnings runs), it returns at once and does nothing: the call under way finishes closing
+        (``closed`` is still False meanwhile). It ran a second close inside the first, which closed
+        the sockets twice and could terminate the ZeroMQ context under the first."""
+        if self._closed or self._closing_thread == threading.get_ident():
             return
         if self._pid != os.getpid():
             # A forked child's copy: its sockets and threads are the parent's; touching them
@@ -534,6 +541,13 @@ class Client:
 
     def _close(self) -> None:
         """``close``, in the one thread that closes."""
+        self._closing_thread = threading.get_ident()
+        try:
+            self._close_once()
+        finally:
+            self._closing_thread = None
+
+    def _close_once(self) -> None:
         # One deadline for every wait below: each had the whole timeout, and a call under way in
         # another thread then a queue the thread had not sent made close take twice the timeout.
         background = self._background
