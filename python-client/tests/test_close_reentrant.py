@@ -59,9 +59,9 @@ def test_close_called_again_by_its_own_warning_on_the_same_thread_is_a_no_op(
     closes: list[str] = []
     close_channel = client._channel.close  # noqa: SLF001
 
-    def counted_close() -> None:
+    def counted_close(*args: Any, **kwargs: Any) -> bool:
         closes.append(threading.current_thread().name)
-        close_channel()
+        return close_channel(*args, **kwargs)
 
     client._channel.close = counted_close  # type: ignore[method-assign]  # noqa: SLF001
     handler = _CloseOnWarning(client, "not sent")

@@ -103,6 +103,11 @@ class Client:
         """The process that opened the client: ZeroMQ sockets do not survive a fork."""
         self._background: _Background | None = None
         self._context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        self._context_holders = 1
+        """Who still holds sockets of ``_context``: the open client, and once it closes, a request
+        under way in another thread and the background thread still in a request. The last to let
+        go (``_let_go_context``) terminates it: ``term`` waits for every socket to be closed."""
+        self._context_lock = threading.Lock()
         try:
             self._channel = FailoverChannel(
                 self._context, self._endpoints, timeout=timeout, retries=retries, curve=curve, outage_budget_s=outage_budget_s
@@ -498,7 +503,10 @@ class Client:
         for, those the queue has no room for by the deadline, and the queued ones not sent by then,
         are dropped with a warning naming their trial and steps. A report made while it closes is
         sent, named so, or refused with ClientClosedError. Open trials are not told: their leases
-        run out on the server. Idempotent: called by another thread while one closes, it waits for
+        run out on the server. A request under way in another thread (waiting out an outage, or for
+        a server that does not answer) is not waited for: it raises ClientClosedError at its next
+        look at its socket (within a second); close waited for it, up to its outage budget (for
+        ever with an infinite one), and so did the exit's close of every client. Idempotent: called by another thread while one closes, it waits for
         that one and returns.
 
         Called from the client's background thread itself (a logging handler that one of its warnings
@@ -571,8 +579,26 @@ class Client:
             # Put aside since, or behind a call still under way: never sent, and said so (they were
             # dropped in silence, or raised ClientClosedError out of that call's end).
             trial._drop_beside("the client was closed while the call they waited behind was still under way")
-        self._channel.close()
+        # Neither a request under way in another thread (waiting out an outage: it ends at its next
+        # look) nor the background thread still in one is waited for: each lets go of the context as it ends.
+        self._hold_context()
+        if self._channel.close(when_closed=self._let_go_context):
+            self._let_go_context()
+        self._hold_context()
         if ended or self._background is None or not self._background.term_context_when_done():
+            self._let_go_context()
+        self._let_go_context()  # the open client's
+
+    def _hold_context(self) -> None:
+        with self._context_lock:
+            self._context_holders += 1
+
+    def _let_go_context(self) -> None:
+        """One holder of ``_context``'s sockets let go of them (``_context_holders``); the last terminates it."""
+        with self._context_lock:
+            self._context_holders -= 1
+            last = self._context_holders == 0
+        if last:
             self._context.term()
 
     def _queue_put_aside(self, deadline: float) -> None:
@@ -839,9 +865,9 @@ class _Background:
             log.warning("client closed with a non-blocking report still in flight (%s): the background thread goes on with it", _named([sending]))
 
     def term_context_when_done(self) -> bool:
-        """The client closed while the thread is still in a request: the thread terminates the
-        client's ZeroMQ context when it ends (``term`` waits for its socket). False when it has
-        ended already (the caller terminates it)."""
+        """The client closed while the thread is still in a request: the thread lets go of the
+        client's ZeroMQ context when it ends (``Client._let_go_context``: ``term`` waits for its
+        socket). False when it has ended already (the caller lets go of it)."""
         with self._cond:
             if self._exited:
                 return False
@@ -913,7 +939,7 @@ class _Background:
                 self._exited = True
                 term = self._term_context
             if term:
-                client._context.term()
+                client._let_go_context()
 
     def _send_report(self, channel: FailoverChannel, job: _PendingReport) -> None:
         """Sends one queued report (resends carry the same request id: applied once) and hands

@@ -21,7 +21,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Callable, Mapping, Sequence, Set
 from typing import Any
 
 import zmq
@@ -233,6 +233,11 @@ class FailoverChannel:
         self._channels: dict[str, Channel] = {}
         self._lock = threading.Lock()
         self._closed = False
+        self._handoff = threading.Lock()
+        """Taken by ``close`` and by a request as it lets go of ``_lock``: the one closes the sockets,
+        or leaves them (and ``_when_closed``) to the request under way, which closes them as it ends."""
+        self._when_closed: Callable[[], None] | None = None
+        """``close``'s callback, when a request under way closes the sockets: called once they are."""
 
     def _channel(self, endpoint: str, timeout: float) -> Channel:
         ch = self._channels.get(endpoint)
@@ -240,6 +245,8 @@ class FailoverChannel:
             ch = self._channels[endpoint] = Channel(
                 self._context, endpoint, timeout=timeout, retries=0, curve=self._curve, outage_budget_s=self.outage_budget_s
             )
+            if self._closed:
+                ch.stop()  # made just after ``close`` stopped the others
         return ch
 
     def request(
@@ -408,7 +415,19 @@ class FailoverChannel:
                 delay = min(delay * 2, 1.0)
                 hops = 0
         finally:
+            self._let_go()
+
+    def _let_go(self) -> None:
+        """Ends a request's turn (``_lock``); once the channel is closed (``close`` did not wait for
+        this request), closes the sockets and tells ``close``'s callback."""
+        with self._handoff:
+            then = None
+            if self._closed:
+                self._close_sockets()
+                then, self._when_closed = self._when_closed, None
             self._lock.release()
+        if then is not None:
+            then()
 
     def _unreachable_error(self, message: Mapping[str, Any], budget: float, grace: bool) -> TimeoutError:
         """No endpoint could be reached within ``budget`` (``grace``: a look once more, every one having been found unreachable)."""
@@ -447,7 +466,7 @@ class FailoverChannel:
             try:
                 self._check_given_up_since(message, made)
             except BaseException:
-                self._lock.release()
+                self._let_go()
                 raise
 
     def _check_given_up_since(self, message: Mapping[str, Any], made: float) -> None:
@@ -520,13 +539,31 @@ class FailoverChannel:
                 self.endpoints.rotate()  # busy or stopping: the caller's next try goes elsewhere
             return reply
 
-    def close(self) -> None:
-        """Closes every socket (LINGER 0); later requests raise ClientClosedError."""
-        with self._lock:
+    def close(self, when_closed: Callable[[], None] | None = None) -> bool:
+        """Closes every socket (LINGER 0); later requests raise ClientClosedError. A request under way
+        in another thread (waiting out an outage, or for a silent server) is not waited for: it
+        raises ClientClosedError at its next look at its socket (``Channel.stop``, within a second)
+        and closes the sockets as it ends, then calls ``when_closed``; False then. True when the
+        sockets are closed on return (``when_closed`` is not called). close waited for that
+        request under this lock: up to its outage budget, for ever with an infinite one."""
+        with self._handoff:
             self._closed = True
-            for ch in self._channels.values():
-                ch.close()
-            self._channels.clear()
+            if not self._lock.acquire(blocking=False):
+                self._when_closed = when_closed
+                for ch in list(self._channels.values()):
+                    ch.stop()
+                return False
+            try:
+                self._close_sockets()
+            finally:
+                self._lock.release()
+            return True
+
+    def _close_sockets(self) -> None:
+        """With ``_lock`` held (no request uses them)."""
+        for ch in self._channels.values():
+            ch.close()
+        self._channels.clear()
 
 
 __all__ = ["Endpoints", "FailoverChannel", "redirect_of"]

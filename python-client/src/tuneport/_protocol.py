@@ -249,6 +249,10 @@ LIVENESS_LOOK_S = 1.0
 #: waits in a row: a thread held up after every wait is not told from a frozen process by one wait.
 STALL_S = 1.0
 
+#: The longest a request waits on its socket at a time (the loop looks again): how soon a request
+#: under way in another thread sees that ``client.close()`` closed the client (``Channel.stop``).
+CLOSED_LOOK_S = 1.0
+
 #: How long a request over a limit the client knows (``limits``, from ``hello``) waits for a
 #: connection to the server, when it has none, to ask its limits again before the known limit
 #: refuses it: a server restarted with a larger limit takes it, one that is away costs this look.
@@ -716,12 +720,14 @@ class Channel:
                                 "forever" if math.isinf(budget) else f"up to {budget:g}s",
                             )
                     remaining = until - now
-                    # At most a minute per poll: the loop looks again, and an infinite outage budget
-                    # (math.inf, documented) has no milliseconds. Past the deadline it still looks,
+                    # At most CLOSED_LOOK_S per poll: the loop looks again (an infinite outage budget,
+                    # math.inf, has no milliseconds), and sees a close made meanwhile by another
+                    # thread (``stop``), which no longer waits for this request (it waited for ever
+                    # with an infinite budget: tests/test_close_beside_request.py). Past the deadline it still looks,
                     # without waiting: a reply that arrived while this thread was not running (another
                     # thread held the GIL, a long C call) waits in the socket, and was dropped with it
                     # as silence (tests/test_blocked_caller.py); only an empty socket is silence.
-                    asked = max(0, math.ceil(min(remaining, 60.0) * 1000))
+                    asked = max(0, math.ceil(min(remaining, CLOSED_LOOK_S) * 1000))
                     ready = dict(self._poller.poll(asked))
                     polled, now = now, time.monotonic()
                     late = now - polled - asked / 1000 > STALL_S
@@ -771,6 +777,11 @@ class Channel:
                         if probe is not None and rid == probe["id"]:
                             alive = True  # the server answers: this request is slow, not lost
                         continue  # a late reply to an earlier request on this socket: not ours
+                    if self._closed:
+                        # Closed by another thread (``stop``) while this request waited: it ends here,
+                        # and its socket with it (this thread's to close).
+                        self._drop_socket()
+                        raise ClientClosedError("the client was closed while this request waited for its reply")
                     if self._connected:
                         if look_until is None and not alive:
                             look_until = now + LIVENESS_LOOK_S  # connected just now: the look starts
@@ -869,10 +880,17 @@ class Channel:
         raise UnauthenticatedError(text, {"op": message.get("op"), "endpoint": self._endpoint, "mechanism": theirs})
 
     def close(self) -> None:
-        """Closes the socket (LINGER 0); later requests raise ClientClosedError."""
+        """Closes the socket (LINGER 0); later requests raise ClientClosedError. Waits for a request
+        under way in another thread to end (see ``stop``)."""
         with self._lock:
             self._closed = True
             self._drop_socket()
+
+    def stop(self) -> None:
+        """Marks the channel closed without waiting for a request under way in another thread (which
+        holds the socket: only it may close it): that request raises ClientClosedError at its next
+        look at the socket (within CLOSED_LOOK_S) and closes the socket; later ones raise it at once."""
+        self._closed = True
 
 
 __all__ = [

@@ -1,0 +1,65 @@
+"""``client.close()`` while another thread's request holds the client's connection, waiting out an
+outage (the server killed) or a server that does not answer (stopped with SIGSTOP).
+
+close closed the client's channel under the channel's lock, which the request holds for its whole
+wait: close (and the exit's close of every client) waited for that request, up to its outage
+budget (for ever with ``outage_budget_s=math.inf``) or ``(1 + retries) x timeout``, well past the
+``timeout`` it promises. Now close does not wait for it: the request ends with ClientClosedError at
+its next look at the socket (within a second) and closes the sockets as it ends; the ZeroMQ context
+is terminated by whichever lets go of it last.
+
+Real ``tuneport serve``; the 60 s joins only catch a hang."""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import tuneport as tp
+from conftest import ServerProcess, in_thread, until
+
+
+@pytest.mark.parametrize("server_is", ["killed", "stopped"])
+def test_close_does_not_wait_for_another_threads_request(tmp_path: Path, server_is: str) -> None:
+    srv = ServerProcess(tmp_path / "t.db").start()
+    assert srv.proc is not None
+    # Killed: the request waits for ever (math.inf). Stopped: 1000 attempts of 1 s at least.
+    client = tp.connect(srv.endpoint, heartbeat=False, timeout=1, retries=1000, outage_budget_s=math.inf)
+    stopped = False
+    out: dict[str, Any] = {}
+    try:
+        client.create_study("s")
+        if server_is == "killed":
+            srv.kill()
+        else:
+            srv.proc.send_signal(signal.SIGSTOP)
+            stopped = True
+
+        def validation() -> None:
+            try:
+                out["outcome"] = client.list_studies()
+            except BaseException as err:  # noqa: BLE001 - recorded for the assertions
+                out["outcome"] = err
+
+        other = threading.Thread(target=validation, daemon=True)
+        other.start()
+        until(lambda: in_thread(other, "poll") or not other.is_alive(), "the other thread's request waits for the server")
+        closer = threading.Thread(target=client.close, daemon=True)
+        closer.start()
+        closer.join(60)
+        assert not closer.is_alive(), "close() waited for another thread's request to end"
+        assert client.closed
+        other.join(60)
+        assert not other.is_alive(), "the request under way went on after close"
+        assert isinstance(out.get("outcome"), tp.ClientClosedError), out
+        until(lambda: client._context.closed, "the ZeroMQ context is terminated once the request let go of it")  # noqa: SLF001
+    finally:
+        if stopped and srv.proc is not None:
+            srv.proc.send_signal(signal.SIGCONT)
+        client.close()
+        srv.kill()
