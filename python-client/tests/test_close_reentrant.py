@@ -92,3 +92,56 @@ def test_close_called_again_by_its_own_warning_on_the_same_thread_is_a_no_op(
         client.close()
         until(lambda: not background._thread.is_alive(), "the background thread ends once answered")  # noqa: SLF001
         srv.kill()
+
+
+class _CloseOnTrouble(logging.Handler):
+    """On the background thread: the first "heartbeat failed" queues two reports on ``trial`` and
+    closes the client there (which names them as not sent); that warning closes it again."""
+
+    def __init__(self, client: tp.Client, trial: tp.Trial) -> None:
+        super().__init__(logging.WARNING)
+        self.client, self.trial = client, trial
+        self.calls: list[dict[str, Any]] = []
+        self.done = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        first = "heartbeat failed" in text and not self.calls
+        if not (first or ("not sent" in text and len(self.calls) == 1)):
+            return
+        call: dict[str, Any] = {"thread": threading.current_thread().name}
+        self.calls.append(call)
+        try:
+            if first:
+                self.trial.report(1.0, 1, wait=False)
+                self.trial.report(2.0, 2, wait=False)
+            self.client.close()
+            call["closed_after"] = self.client.closed
+        except BaseException as err:  # noqa: BLE001 - logging would swallow it
+            call["error"] = err
+        finally:
+            if first:
+                self.done.set()
+
+
+def test_close_called_again_on_the_background_thread_by_its_own_warning_is_a_no_op(tmp_path: Path, name: str) -> None:
+    srv = ServerProcess(tmp_path / "t.db").start()
+    client = tp.connect(srv.endpoint, timeout=1, retries=0, outage_budget_s=1, heartbeat_interval_s=0.2)
+    logger = logging.getLogger("tuneport")
+    handler: _CloseOnTrouble | None = None
+    try:
+        trial = client.create_study(name).ask()  # an open trial: the thread renews its lease
+        handler = _CloseOnTrouble(client, trial)
+        logger.addHandler(handler)
+        srv.kill()  # the next heartbeat fails, and its warning runs the handler on the background thread
+        until(handler.done.is_set, "the background thread ran the handler")
+        assert [c["thread"] for c in handler.calls] == ["tuneport-background"] * 2, handler.calls
+        outer, nested = handler.calls
+        assert "error" not in outer and outer["closed_after"] is True, outer
+        assert "error" not in nested and nested["closed_after"] is False, nested  # returned at once
+        until(lambda: client._context.closed, "the thread terminated the ZeroMQ context as it ended")  # noqa: SLF001
+    finally:
+        if handler is not None:
+            logger.removeHandler(handler)
+        client.close()
+        srv.kill()
