@@ -22,6 +22,7 @@ import pytest
 
 import tuneport as tp
 from conftest import ServerProcess, in_thread, until
+from tuneport._failover import FailoverChannel
 
 
 @pytest.mark.parametrize("server_is", ["killed", "stopped"])
@@ -61,5 +62,51 @@ def test_close_does_not_wait_for_another_threads_request(tmp_path: Path, server_
     finally:
         if stopped and srv.proc is not None:
             srv.proc.send_signal(signal.SIGCONT)
+        client.close()
+        srv.kill()
+
+
+def test_a_request_interrupted_as_it_closes_the_sockets_leaves_the_connection_to_the_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The request under way that ``close`` left the sockets to closes them as it lets go of the
+    connection; an interrupt there (Ctrl-C landing just then: it is raised here on purpose) left the
+    connection's lock held for ever: every later call on the closed client waited its turn for ever
+    instead of raising ClientClosedError, and the ZeroMQ context was never terminated. Now the lock
+    is let go however that ends, and the next call raises ClientClosedError and terminates the context."""
+    srv = ServerProcess(tmp_path / "t.db").start()
+    client = tp.connect(srv.endpoint, heartbeat=False, timeout=1, retries=0, outage_budget_s=math.inf)
+    out: dict[str, Any] = {}
+    try:
+        client.create_study("s")
+        srv.kill()
+        close_sockets = FailoverChannel._close_sockets
+
+        def interrupted(self: FailoverChannel) -> None:
+            close_sockets(self)
+            if threading.current_thread() is other:
+                raise KeyboardInterrupt  # what Ctrl-C raises, landing as the request lets go
+
+        monkeypatch.setattr(FailoverChannel, "_close_sockets", interrupted)
+
+        def call(key: str) -> None:
+            try:
+                out[key] = client.list_studies()
+            except BaseException as err:  # noqa: BLE001 - recorded for the assertions
+                out[key] = err
+
+        other = threading.Thread(target=call, args=("first",), daemon=True)
+        other.start()
+        until(lambda: in_thread(other, "poll") or not other.is_alive(), "the request waits for the server")
+        client.close()
+        other.join(60)
+        assert isinstance(out.get("first"), KeyboardInterrupt), out
+        later = threading.Thread(target=call, args=("later",), daemon=True)
+        later.start()
+        later.join(60)
+        assert not later.is_alive(), "a call on the closed client waited for a lock left held"
+        assert isinstance(out.get("later"), tp.ClientClosedError), out
+        until(lambda: client._context.closed, "the ZeroMQ context is terminated")  # noqa: SLF001
+    finally:
         client.close()
         srv.kill()

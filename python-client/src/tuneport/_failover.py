@@ -422,10 +422,15 @@ class FailoverChannel:
         this request), closes the sockets and tells ``close``'s callback."""
         with self._handoff:
             then = None
-            if self._closed:
-                self._close_sockets()
-                then, self._when_closed = self._when_closed, None
-            self._lock.release()
+            try:
+                if self._closed:
+                    self._close_sockets()
+                    then, self._when_closed = self._when_closed, None
+            finally:
+                # Released however that ends: interrupted there (Ctrl-C), the lock stayed held and
+                # every later call on the closed client waited its turn for ever. The callback then
+                # stays for the next request to let go (the sockets may not all be closed).
+                self._lock.release()
         if then is not None:
             then()
 
