@@ -12,6 +12,7 @@ Real ``tuneport serve``; the 60 s joins only catch a hang."""
 
 from __future__ import annotations
 
+import logging
 import math
 import signal
 import threading
@@ -110,3 +111,54 @@ def test_a_request_interrupted_as_it_closes_the_sockets_leaves_the_connection_to
     finally:
         client.close()
         srv.kill()
+
+
+@pytest.mark.parametrize("waits_in", ["poll", "wait_for"])
+def test_a_with_block_ended_by_close_does_not_wait_for_its_report_in_flight(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, waits_in: str
+) -> None:
+    """A worker's call ended by ``close`` in another thread (ClientClosedError) ends its with-block,
+    which tells FAIL; a tell first waits for the trial's non-blocking reports, and the one the
+    background thread still has in flight (close goes on without it) is answered only when the
+    server comes back: the FAIL waited for it without limit (``outage_budget_s=math.inf``), as did
+    any blocking call on the trial after close, and a blocking report waiting for the queued ones
+    as close began (``wait_for``). Now that wait ends once the client is closed, and the call
+    raises ClientClosedError. ``poll``: the worker's call waits for the server; ``wait_for``: a
+    blocking report waits for the one in flight."""
+    srv = ServerProcess(tmp_path / "t.db").start()
+    client = tp.connect(srv.endpoint, heartbeat=False, timeout=1, retries=0, outage_budget_s=math.inf)
+    background = client._background  # noqa: SLF001
+    assert background is not None
+    out: dict[str, Any] = {}
+    try:
+        trial = client.create_study("s").ask()
+        srv.kill()
+
+        def loop() -> None:
+            try:
+                with trial:
+                    trial.report(1.0, 1, wait=False)  # in flight on the background thread, for ever
+                    until(lambda: background._sending is not None, "the background thread sends step 1")  # noqa: SLF001
+                    if waits_in == "poll":
+                        client.list_studies()  # waits for the server too, until close
+                    else:
+                        trial.report(2.0, 2)  # waits for step 1 first
+            except BaseException as err:  # noqa: BLE001 - recorded for the assertions
+                out["raised"] = err
+
+        worker = threading.Thread(target=loop, daemon=True)
+        with caplog.at_level(logging.WARNING, logger="tuneport"):
+            worker.start()
+            until(lambda: in_thread(worker, waits_in) or not worker.is_alive(), "the worker's call waits")
+            client.close()
+            worker.join(60)
+        assert not worker.is_alive(), "the with-block's FAIL waited for a report in flight after close"
+        assert isinstance(out.get("raised"), tp.ClientClosedError), out
+        assert any(f"could not tell trial {trial.number}" in r.getMessage() for r in caplog.records), caplog.text
+    finally:
+        client.close()
+        srv.kill()
+        # The report in flight is answered by a server back at its address: the thread ends.
+        back = ServerProcess(tmp_path / "t.db", port=srv.port).start()
+        until(lambda: not background._thread.is_alive(), "the background thread ends once answered")  # noqa: SLF001
+        back.kill()

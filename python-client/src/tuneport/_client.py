@@ -506,8 +506,10 @@ class Client:
         run out on the server. A request under way in another thread (waiting out an outage, or for
         a server that does not answer) is not waited for: it raises ClientClosedError at its next
         look at its socket (within a second); close waited for it, up to its outage budget (for
-        ever with an infinite one), and so did the exit's close of every client. Idempotent: called by another thread while one closes, it waits for
-        that one and returns.
+        ever with an infinite one), and so did the exit's close of every client. A call that waits
+        for its trial's non-blocking reports (a tell, a blocking report) stops waiting once the client
+        is closed and raises ClientClosedError, the report in flight left to the background thread.
+        Idempotent: called by another thread while one closes, it waits for that one and returns.
 
         Called from the client's background thread itself (a logging handler that one of its warnings
         runs, a callback it calls), it waits for nothing: the reports still queued are named as not
@@ -587,6 +589,8 @@ class Client:
         self._hold_context()
         if ended or self._background is None or not self._background.term_context_when_done():
             self._let_go_context()
+        if self._background is not None:
+            self._background.closed()  # after the channel: a call waiting for its reports is refused
         self._let_go_context()  # the open client's
 
     def _hold_context(self) -> None:
@@ -761,11 +765,21 @@ class _Background:
             return self._queued
 
     def wait_for(self, seq: int, timeout: float | None = None) -> bool:
-        """Waits until every report up to ``seq`` was answered; False when ``timeout`` ran out."""
+        """Waits until every report up to ``seq`` was answered, or the client is closed (``closed``:
+        those not sent never will be, and the call that waits is refused); False when ``timeout`` ran
+        out. Without the latter, a call after close (a with-block's FAIL once close ended its call)
+        waited for the report still in flight, which close leaves to the thread: as long as the
+        server stayed away, for ever with an infinite outage budget (tests/test_close_beside_request.py)."""
         if threading.current_thread() is self._thread:
             return True
+        client = self._client
         with self._cond:
-            return self._cond.wait_for(lambda: self._done >= seq or not self._thread.is_alive(), timeout)
+            return self._cond.wait_for(lambda: self._done >= seq or not self._thread.is_alive() or client._closed, timeout)
+
+    def closed(self) -> None:
+        """The client is closed (its channel too): ``wait_for`` ends."""
+        with self._cond:
+            self._cond.notify_all()
 
     def answered(self) -> int:
         """Sequence number of the last report answered (or given up on)."""
