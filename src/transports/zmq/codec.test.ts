@@ -106,6 +106,13 @@ describe("encodeOkReply (a result packed once, for its stored reply and the wire
     }
   });
 
+  it("counts the reply's bytes for ids and versions of every kind, those it does not measure included", async () => {
+    const { Packr } = await import("msgpackr");
+    const stored = Buffer.from(new Packr({ useRecords: false, moreTypes: false, encodeUndefinedAsNil: true, variableMapSize: true }).pack({ n: 2 ** 40, s: "x" }));
+    const ids: unknown[] = [null, 0, 127, 128, -33, 2 ** 40, 0.5, "", "a".repeat(31), "a".repeat(32), "é".repeat(200), "€".repeat(30_000), ["a", 1], { k: "v" }, Buffer.from("ab"), new Map([["k", 1]])];
+    for (const [i, id] of ids.entries()) for (const v of [1, 2 ** 31, "1"]) expect([i, v, okReplySize(v, id, stored)]).toEqual([i, v, encodeOkReply(v, id, stored).byteLength]);
+  });
+
   it("never rewrites the packed result it was given (the stored reply)", async () => {
     const { Packr } = await import("msgpackr");
     const stored = Buffer.from(new Packr({ useRecords: false, moreTypes: false, encodeUndefinedAsNil: true, variableMapSize: true }).pack({ n: 2 ** 40 }));

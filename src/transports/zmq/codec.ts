@@ -3,6 +3,7 @@
  * so Python's `msgpack` reads every byte we write and vice versa.
  */
 import { Packr, Unpackr } from "msgpackr";
+import { UNMEASURED, packedSize } from "../../domain/packed-size.js";
 import { WIRE_PACK_OPTIONS, withLastValue } from "../../domain/wire-pack.js";
 import { integralDoublesAsInts } from "./msgpack-scan.js";
 
@@ -48,9 +49,18 @@ export function encodeWithin(value: unknown, maxBytes: number): Buffer | number 
   return own(out);
 }
 
-/** The bytes of `encodeOkReply(v, id, resultBytes)`, without making it. */
+/** The bytes of `{v, id, ok: true, result: null}` but for those of its v, its id and its nil (one each here). */
+const OK_HEAD_BYTES = packr.pack({ v: 0, id: 0, ok: true, result: null }).byteLength - 3;
+
+/**
+ * The bytes of `encodeOkReply(v, id, resultBytes)`, without making it: counted from the head's
+ * fixed bytes and the sizes of `v` and `id` (packing the head to learn them cost a pack a change).
+ */
 export function okReplySize(v: unknown, id: unknown, resultBytes: Uint8Array): number {
-  return packr.pack({ v, id, ok: true, result: null }).byteLength - 1 + resultBytes.byteLength;
+  const vBytes = packedSize(v);
+  const idBytes = packedSize(id);
+  if (vBytes === UNMEASURED || idBytes === UNMEASURED) return packr.pack({ v, id, ok: true, result: null }).byteLength - 1 + resultBytes.byteLength;
+  return OK_HEAD_BYTES + vBytes + idBytes + resultBytes.byteLength;
 }
 
 /**
