@@ -1,12 +1,13 @@
 /**
  * The exact size of a value packed in the wire's profile (wire-pack.ts), read without packing it:
- * a read's reply over the ZeroMQ door's ceiling is refused before any buffer is allocated for it
- * (transports/zmq/codec.ts `encodeWithin`), and a refused change's largest parts are named without
- * packing each (service/idempotency.ts). Packing costs ~5x a reply's size in buffers that are dead
- * once it is refused (msgpackr grows its buffer 4x at a time and reserves 3 bytes a character of a
- * string), counted against the door's ceiling until the collector runs; a small request can ask
- * for a big read. A walk costs most of what a pack does, so it is not done where nearly every
- * reply is small (the replies of changes: every ask and tell).
+ * a big read's reply over the ZeroMQ door's ceiling is refused before a buffer of its size is
+ * allocated for it (transports/zmq/zmq-server.ts `reply`), and a refused change's largest parts are
+ * named without packing each (service/idempotency.ts). Packing costs ~5x a reply's size in buffers
+ * that are dead once it is refused (msgpackr grows its buffer 4x at a time and reserves 3 bytes a
+ * character of a string), counted against the door's ceiling until the collector runs; a small
+ * request can ask for a big read. A walk costs half what a pack does, so it is done only where
+ * packing would grow msgpackr's buffer past a bound (codec.ts `encodeWithin`), and the replies of
+ * changes (every ask and tell) are sized from their stored bytes.
  *
  * Mirrors msgpackr 2 (pack.js) with WIRE_PACK_OPTIONS for the values replies are made of: plain
  * objects (`Object.keys` order, every key a str, map heads sized to the count; one whose own key

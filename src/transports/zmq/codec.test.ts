@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { bufferAllocations } from "../../testing/allocations.js";
 import { decode, encode, encodeAlone, encodeOkReply, encodeWithin, okReplySize } from "./codec.js";
+import { bufferBytes, fullGc } from "./heap.js";
 
 describe("encode", () => {
   it("gives a big message a buffer of its own, and the messages after it a small chunk", () => {
@@ -45,6 +46,71 @@ describe("encodeWithin (a reply under a ceiling)", () => {
     expect(sizes.at(-1)).toBeLessThanOrEqual(64 * 1024);
     expect(encode({ id: "next" }).buffer.byteLength).toBeLessThanOrEqual(256 * 1024);
     expect((encodeWithin(big, size) as Buffer).equals(encode(big))).toBe(true);
+  });
+});
+
+describe("encodeWithin with a bound on msgpackr's buffer (a reply packed before it is measured)", () => {
+  const MiB = 1024 * 1024;
+  const page = (n: number) => ({ v: 1, id: "p", ok: true, result: { trials: Array.from({ length: n }, (_, i) => ({ number: i, params: { x: i / 7, c: "é".repeat(i % 40) }, value: i * 2 ** 33 })) } });
+  /** msgpackr's buffer replaced by a fresh small one (a big message does it), so each pack starts alike. */
+  const fresh = () => encodeWithin({ blob: "f".repeat(300_000) }, 0);
+
+  it("packs a value whose buffers stay within the bound, the same bytes as encode; null at one byte less, nothing over the bound allocated", async () => {
+    const value = page(2_000);
+    fresh();
+    const unbounded = await bufferAllocations(() => encodeWithin(value, Number.POSITIVE_INFINITY));
+    const largest = Math.max(...unbounded.sizes);
+    expect(largest).toBeGreaterThan(64 * 1024); // msgpackr grew its buffer for it
+    fresh();
+    const within = await bufferAllocations(() => encodeWithin(value, Number.POSITIVE_INFINITY, largest));
+    expect((within.value as Buffer).equals(encode(value))).toBe(true);
+    fresh();
+    const over = await bufferAllocations(() => encodeWithin(value, Number.POSITIVE_INFINITY, largest - 1));
+    expect(over.value).toBeNull();
+    expect(Math.max(...over.sizes)).toBeLessThan(largest); // the buffer past the bound was never made
+    // msgpackr goes on in a small buffer, and the messages packed before stay intact.
+    const before = encode({ id: "kept" });
+    expect(encodeWithin(value, Number.POSITIVE_INFINITY, 64 * 1024)).toBeNull();
+    expect(encode({ id: "next" }).buffer.byteLength).toBeLessThanOrEqual(64 * 1024);
+    expect(decode(before)).toEqual({ id: "kept" });
+  });
+
+  it("drops the buffer msgpackr grew up to the bound before it tripped: it is not kept for the next messages", async () => {
+    const gc = fullGc() as () => void; // a full collection, its sweeping finished (heap.ts)
+    const value = page(60_000);
+    fresh();
+    gc();
+    const before = bufferBytes();
+    const { sizes, value: got } = await bufferAllocations(() => encodeWithin(value, Number.POSITIVE_INFINITY, 4 * MiB));
+    expect(got).toBeNull();
+    expect(Math.max(...sizes)).toBeGreaterThan(MiB); // grown past 1 MiB, then tripped
+    gc();
+    // Before: msgpackr went on in that buffer (kept until a later big message replaced it).
+    expect(bufferBytes() - before).toBeLessThan(MiB);
+  });
+
+  it("refuses a value far over the bound at the first buffer past it: none of its size", async () => {
+    const big = { v: 1, id: "r", ok: true, result: { blob: "c".repeat(5 * MiB) } };
+    const { sizes, value } = await bufferAllocations(() => encodeWithin(big, 4 * MiB, MiB));
+    expect(value).toBeNull();
+    // Before (packed whole, then measured): msgpackr's buffer grown to 4x the reply, ~20 MiB.
+    expect(sizes.filter((n) => n > MiB)).toEqual([]);
+  });
+
+  it("gives a reply that just fits the ceiling its bytes, and one byte over its size", () => {
+    const value = page(300);
+    const size = encode(value).byteLength;
+    expect((encodeWithin(value, size, 64 * MiB) as Buffer).equals(encode(value))).toBe(true);
+    expect(encodeWithin(value, size - 1, 64 * MiB)).toBe(size);
+  });
+
+  it("leaves Buffer.allocUnsafeSlow as it found it, whether the value packs, trips the bound or cannot be packed", () => {
+    const alloc = Buffer.allocUnsafeSlow;
+    encodeWithin(page(10), Number.POSITIVE_INFINITY, MiB);
+    expect(encodeWithin(page(5_000), Number.POSITIVE_INFINITY, 64 * 1024)).toBeNull();
+    expect(() => encodeWithin({ n: Symbol("s") }, Number.POSITIVE_INFINITY, MiB)).toThrow(/symbol/);
+    expect(Buffer.allocUnsafeSlow).toBe(alloc);
+    expect(decode(encode(page(3)))).toEqual(page(3));
   });
 });
 

@@ -33,12 +33,15 @@ export function encode(value: unknown): Buffer {
 
 /**
  * `encode(value)`, or the number of bytes it would take when that is over `maxBytes`, read in
- * msgpackr's chunk before anything is copied out of it (the chunk then replaced by a small one).
- * A reply over the ceiling was copied out first, then refused. The ZeroMQ door measures a reply
- * before it packs it (domain/packed-size.ts); this serves the values that are not measured.
+ * msgpackr's buffer before anything is copied out of it (the buffer then replaced by a small one),
+ * or null when packing it would have grown msgpackr's buffer past `growBytes` (nothing kept, the
+ * buffer replaced by a small one): the caller measures it then (domain/packed-size.ts) before it
+ * packs it. A reply is packed once, not walked and then packed (a walk costs half a pack), and a
+ * reply far over the ceiling costs a buffer of `growBytes` at most, never one of its own size.
  */
-export function encodeWithin(value: unknown, maxBytes: number): Buffer | number {
-  const out = packr.pack(value);
+export function encodeWithin(value: unknown, maxBytes: number, growBytes = Number.POSITIVE_INFINITY): Buffer | number | null {
+  const out = growBytes === Number.POSITIVE_INFINITY ? packr.pack(value) : packGrowingTo(value, growBytes);
+  if (out === null) return null;
   if (out.byteLength > maxBytes) {
     packr.useBuffer(Buffer.allocUnsafeSlow(FRESH_CHUNK));
     return out.byteLength;
@@ -47,6 +50,33 @@ export function encodeWithin(value: unknown, maxBytes: number): Buffer | number 
   if (out.byteLength <= CHUNK && out.buffer.byteLength <= 4 * CHUNK) return out;
   packr.useBuffer(Buffer.allocUnsafeSlow(FRESH_CHUNK));
   return own(out);
+}
+
+/** Thrown in place of msgpackr's allocation of a buffer past `packGrowingTo`'s bound; never leaves this module. */
+const GROWN_PAST = new Error("msgpackr's buffer would grow past its bound");
+
+/**
+ * `packr.pack(value)`, or null where msgpackr would allocate a buffer over `growBytes` on the way
+ * (its buffers come from `Buffer.allocUnsafeSlow`, looked up at each allocation; msgpackr has no
+ * bound of its own below 4 GiB): the allocation is refused before it is made, and msgpackr starts
+ * a small buffer of its own. `Buffer.allocUnsafeSlow` is itself again when this returns or throws;
+ * packing is synchronous and runs no code of the value's (plain data, WIRE_PACK_OPTIONS).
+ */
+function packGrowingTo(value: unknown, growBytes: number): Buffer | null {
+  const alloc = Buffer.allocUnsafeSlow;
+  Buffer.allocUnsafeSlow = (n: number) => {
+    if (n > growBytes) throw GROWN_PAST;
+    return alloc.call(Buffer, n);
+  };
+  try {
+    return packr.pack(value);
+  } catch (err) {
+    if (err !== GROWN_PAST) throw err;
+    packr.useBuffer(alloc.call(Buffer, FRESH_CHUNK));
+    return null;
+  } finally {
+    Buffer.allocUnsafeSlow = alloc;
+  }
 }
 
 /** The bytes of `{v, id, ok: true, result: null}` but for those of its v, its id and its nil (one each here). */

@@ -96,7 +96,7 @@ describe("replies too big to send", () => {
   // A user attribute named "constructor" (the client's choice) hid the object's constructor from
   // packed-size.ts, which then measured no reply that held it: each was packed before it was refused.
   it.each<Record<string, unknown>>([{}, { constructor: "resnet" }])(
-    "refuses a read's reply over the door's ceiling before packing it: no buffer of its size is allocated (user_attrs %j)",
+    "refuses a read's reply over the door's ceiling before packing it whole: no buffer of its size is allocated (user_attrs %j)",
     async (userAttrs) => {
       const { call } = await serve(4 * MiB);
       // Applied, and answered MESSAGE_TOO_LARGE (the previous test): now every read of the trial is over the ceiling.
@@ -107,6 +107,7 @@ describe("replies too big to send", () => {
       expect(r.error?.code).toBe("MESSAGE_TOO_LARGE");
       expect(r.error?.data?.reply_bytes as number).toBeGreaterThan(5 * MiB);
       // Before: packed (msgpackr's buffer grown to ~30 MiB) and copied out (5 MiB), then refused.
+      // Packing may start (zmq-server.pack-once.test.ts), up to a quarter of the ceiling at most.
       expect(sizes.filter((n) => n >= MiB)).toEqual([]);
     },
     60_000,

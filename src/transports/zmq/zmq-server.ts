@@ -337,32 +337,38 @@ export class ZmqServer {
 
   /**
    * Encodes `reply` (refused in its place when too big, or when memory is short) and sends it behind
-   * `prefix`. Measured before it is packed (domain/packed-size.ts): a refused reply is never packed.
-   * Packed first, a 5 MB read over the ceiling cost 37 MB of buffers, dead at once.
+   * `prefix`: a change's sized from its stored bytes first; a read's packed once within a bound, else
+   * measured (domain/packed-size.ts) and packed only when it may go. Packed whole first, a 5 MB
+   * read over the ceiling cost 37 MB of buffers; measured first, a read cost half a pack's CPU more.
    */
   private reply(prefix: Buffer[], payload: Buffer, reply: Record<string, unknown>): void {
-    let bytes = this.encodeReply(reply, true);
-    if (bytes === UNMEASURED) bytes = this.encodeReply(reply, false);
+    let bytes = this.encodeReply(reply, "first");
+    if (bytes === null) bytes = this.encodeReply(reply, "measure");
     // A reply packed already is among the buffers heldNow counts: it is not added to them again.
-    let refused = typeof bytes === "number" ? this.refusal(bytes, bytes, reply.id, payload) : this.refusal(bytes.byteLength, 0, reply.id, payload);
+    let refused = typeof bytes === "number" ? this.refusal(bytes, bytes, reply.id, payload) : this.refusal((bytes as Buffer).byteLength, 0, reply.id, payload);
     if (refused === null && typeof bytes === "number") {
-      bytes = this.encodeReply(reply, false);
+      bytes = this.encodeReply(reply, "pack");
       if (typeof bytes === "number") refused = this.overCeiling(bytes, reply.id, payload); // packed-size.ts measured it short
     }
     this.send([...prefix, refused ?? (bytes as Buffer)]);
   }
 
   /**
-   * `reply`'s size (`measure`; UNMEASURED for a value packed-size.ts does not mirror), or its bytes
-   * (its size alone when over the ceiling, read before anything is copied); INTERNAL's bytes in its
-   * place when it cannot be encoded.
+   * `reply` at `stage`: "first", a change's size or a read's bytes (null if msgpackr's buffer would
+   * grow past the bound); "measure", its size (its bytes where packed-size.ts does not mirror it);
+   * "pack", its bytes. A size stands for bytes over the ceiling. INTERNAL's bytes if it cannot be encoded.
    */
-  private encodeReply(reply: Record<string, unknown>, measure: boolean): Buffer | number {
+  private encodeReply(reply: Record<string, unknown>, stage: "first" | "measure" | "pack"): Buffer | number | null {
     try {
       // A mutation's result was packed once already, for its stored reply: its bytes are sent.
       const packed = reply.ok === true ? packedResult(reply.result) : undefined;
-      if (measure) return packed ? okReplySize(reply.v, reply.id, packed) : packedSize(reply);
-      return packed ? encodeOkReply(reply.v, reply.id, packed) : encodeWithin(reply, this.maxReplyBytes);
+      if (packed) return stage === "pack" ? encodeOkReply(reply.v, reply.id, packed) : okReplySize(reply.v, reply.id, packed);
+      const measured = stage === "measure" ? packedSize(reply) : UNMEASURED;
+      if (measured !== UNMEASURED) return measured;
+      // A bound of a quarter of the ceiling and half the room left under it: neither a refusal nor a
+      // sent reply's dead buffer (~4x it, counted until collected) pushes the buffers over the ceiling.
+      const bound = stage === "first" ? Math.min(this.maxReplyBytes / 4, (this.maxReplyBytes - this.heldNow(HELD_CHECK_MS, 0)) / 2) : Number.POSITIVE_INFINITY;
+      return encodeWithin(reply, this.maxReplyBytes, bound);
     } catch (err) {
       this.log.error({ err }, "reply could not be encoded");
       return encode({ v: 1, id: reply.id ?? null, ok: false, error: { code: "INTERNAL", message: "reply could not be encoded" } });
