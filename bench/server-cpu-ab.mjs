@@ -7,9 +7,11 @@
 // the batches, their ratio, the two-sided Mann-Whitney p over batches (normal approximation), and
 // the paired view (batch i of A against batch i of B: median ratio, Wilcoxon signed-rank p).
 //
-//   node bench/server-cpu-ab.mjs --a OLD/dist --b dist [--batches 30] [--trials 150] [--warmup 400]
+//   node bench/server-cpu-ab.mjs --a OLD/dist --b dist [--batches 30] [--trials 150] [--warmup 400] [--page N [--page-reports 5]]
 //
 // --a / --b: a build's dist/ folder (its cli/main.js is started). --trials: ask → tell loops per batch.
+// --page N: each batch reads --trials pages of a study of N trials instead (the trials op, limit N;
+// each trial with --page-reports reports, default 5), the CPU per read of a big reply.
 // --a-node / --b-node: node's own flags for that side's server, space-separated (e.g.
 // "--max-semi-space-size=32"), to compare a V8 setting on one build.
 //
@@ -31,6 +33,10 @@ const args = Object.fromEntries(
 const BATCHES = Number(args.batches ?? 30);
 const TRIALS = Number(args.trials ?? 150);
 const WARMUP = Number(args.warmup ?? 400);
+const PAGE = args.page === undefined ? 0 : Number(args.page);
+const PAGE_REPORTS = Number(args["page-reports"] ?? 5);
+/** Requests a loop of `--trials` makes: ask and tell per trial, or one read per page. */
+const PER_BATCH = PAGE > 0 ? TRIALS : 2 * TRIALS;
 
 /** Run time (ns) of each of the process's threads, by thread id. */
 function runNs(pid) {
@@ -64,7 +70,13 @@ async function start(dist, nodeFlags) {
     }
   });
   const { sock, call } = rawClient(endpoint);
-  const loop = await randomStudyLoop(call, "cpu");
+  let loop = await randomStudyLoop(call, "cpu");
+  if (PAGE > 0) {
+    await (await randomStudyLoop(call, "page", PAGE_REPORTS))(PAGE);
+    loop = async (count) => {
+      for (let i = 0; i < count; i++) if ((await call("trials", { study: "page", limit: PAGE })).trials.length !== PAGE) throw new Error("a short page");
+    };
+  }
   return { dist, proc, sock, loop, main: [], whole: [] };
 }
 
@@ -79,8 +91,8 @@ for (let b = 0; b < BATCHES; b++) {
     let whole = 0;
     for (const [tid, ns] of n1) whole += ns - (n0.get(tid) ?? 0);
     const main = (n1.get(String(s.proc.pid)) ?? 0) - (n0.get(String(s.proc.pid)) ?? 0);
-    s.main.push(main / 1000 / (2 * TRIALS));
-    s.whole.push(whole / 1000 / (2 * TRIALS));
+    s.main.push(main / 1000 / PER_BATCH);
+    s.whole.push(whole / 1000 / PER_BATCH);
   }
 }
 stopping = true;
@@ -144,7 +156,8 @@ console.log(
     ...(args["a-node"] ? { a_node: args["a-node"] } : {}),
     ...(args["b-node"] ? { b_node: args["b-node"] } : {}),
     batches: BATCHES,
-    requests_per_batch: 2 * TRIALS,
+    ...(PAGE > 0 ? { page_trials: PAGE, page_reports: PAGE_REPORTS } : {}),
+    requests_per_batch: PER_BATCH,
     main_us_per_request: { a: summary(A.main), b: summary(B.main), b_over_a: Math.round((q(B.main, 0.5) / q(A.main, 0.5)) * 1000) / 1000, p: Number(mannWhitney(A.main, B.main).toPrecision(2)), paired: paired(A.main, B.main) },
     whole_us_per_request: { a: summary(A.whole), b: summary(B.whole), b_over_a: Math.round((q(B.whole, 0.5) / q(A.whole, 0.5)) * 1000) / 1000, p: Number(mannWhitney(A.whole, B.whole).toPrecision(2)), paired: paired(A.whole, B.whole) },
     load_avg_1m: [Math.round(load0 * 10) / 10, Math.round(loadavg()[0] * 10) / 10],
