@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { bufferAllocations } from "../../testing/allocations.js";
-import { decode, encode, encodeAlone, encodeOkReply, encodeWithin, okReplySize } from "./codec.js";
+import { buffersBeforeGrowth, decode, encode, encodeAlone, encodeOkReply, encodeWithin, okReplySize } from "./codec.js";
 import { bufferBytes, fullGc } from "./heap.js";
 
 describe("encode", () => {
@@ -102,6 +102,28 @@ describe("encodeWithin with a bound on msgpackr's buffer (a reply packed before 
     const size = encode(value).byteLength;
     expect((encodeWithin(value, size, 64 * MiB) as Buffer).equals(encode(value))).toBe(true);
     expect(encodeWithin(value, size - 1, 64 * MiB)).toBe(size);
+  });
+
+  it("tells the buffers' bytes before msgpackr grew its buffer for a value it copied out, and nothing after any other pack", () => {
+    const value = page(2_000);
+    fresh();
+    const before = bufferBytes();
+    expect((encodeWithin(value, Number.POSITIVE_INFINITY, 64 * MiB) as Buffer).byteLength).toBeGreaterThan(64 * 1024);
+    // Those bytes and msgpackr's fresh 8 KiB buffer: the copy comes on top, the buffers it grew are dead.
+    expect(buffersBeforeGrowth()).toBeGreaterThan(before - MiB);
+    expect(buffersBeforeGrowth()).toBeLessThanOrEqual(before + 8 * 1024);
+    const nulls = [
+      () => encodeWithin(value, Number.POSITIVE_INFINITY), // no bound
+      () => encodeWithin({ blob: "k".repeat(3_000) }, Number.POSITIVE_INFINITY, MiB), // grown, and kept in msgpackr's buffer
+      () => encodeWithin(value, Number.POSITIVE_INFINITY, 16 * 1024), // past the bound
+      () => encodeWithin(value, 1000, 64 * MiB), // over the ceiling, its size alone
+    ];
+    for (const [i, f] of nulls.entries()) {
+      fresh();
+      encodeWithin(value, Number.POSITIVE_INFINITY, 64 * MiB);
+      f();
+      expect([i, buffersBeforeGrowth()]).toEqual([i, null]);
+    }
   });
 
   it("leaves Buffer.allocUnsafeSlow as it found it, whether the value packs, trips the bound or cannot be packed", () => {

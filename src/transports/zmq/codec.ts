@@ -5,6 +5,7 @@
 import { Packr, Unpackr } from "msgpackr";
 import { UNMEASURED, packedSize } from "../../domain/packed-size.js";
 import { WIRE_PACK_OPTIONS, withLastValue } from "../../domain/wire-pack.js";
+import { bufferBytes } from "./heap.js";
 import { integralDoublesAsInts } from "./msgpack-scan.js";
 
 const packr = new Packr(WIRE_PACK_OPTIONS);
@@ -40,16 +41,39 @@ export function encode(value: unknown): Buffer {
  * reply far over the ceiling costs a buffer of `growBytes` at most, never one of its own size.
  */
 export function encodeWithin(value: unknown, maxBytes: number, growBytes = Number.POSITIVE_INFINITY): Buffer | number | null {
-  const out = growBytes === Number.POSITIVE_INFINITY ? packr.pack(value) : packGrowingTo(value, growBytes);
+  let out: Buffer | null;
+  if (growBytes === Number.POSITIVE_INFINITY) {
+    grownFrom = null;
+    out = packr.pack(value);
+  } else out = packGrowingTo(value, growBytes); // sets grownFrom
   if (out === null) return null;
   if (out.byteLength > maxBytes) {
+    grownFrom = null;
     packr.useBuffer(Buffer.allocUnsafeSlow(FRESH_CHUNK));
     return out.byteLength;
   }
   integralDoublesAsInts(out);
-  if (out.byteLength <= CHUNK && out.buffer.byteLength <= 4 * CHUNK) return out;
+  if (out.byteLength <= CHUNK && out.buffer.byteLength <= 4 * CHUNK) {
+    grownFrom = null; // msgpackr goes on in the buffer it grew: not dead
+    return out;
+  }
   packr.useBuffer(Buffer.allocUnsafeSlow(FRESH_CHUNK));
+  if (grownFrom !== null) grownFrom += FRESH_CHUNK;
   return own(out);
+}
+
+/** What `buffersBeforeGrowth` answers. */
+let grownFrom: number | null = null;
+
+/**
+ * The process's buffers (heap.ts `bufferBytes`) just before msgpackr first grew its buffer for the
+ * last `encodeWithin` call, and the small buffer it goes on in, where that call had a bound and gave
+ * the value's bytes in a buffer of their own: every buffer msgpackr grew for it is dead then (garbage
+ * until the collector runs), and these bytes and the copy's are what the buffers hold once it is
+ * packed. Null for any other last call.
+ */
+export function buffersBeforeGrowth(): number | null {
+  return grownFrom;
 }
 
 /** Thrown in place of msgpackr's allocation of a buffer past `packGrowingTo`'s bound; never leaves this module. */
@@ -64,12 +88,17 @@ const GROWN_PAST = new Error("msgpackr's buffer would grow past its bound");
  */
 function packGrowingTo(value: unknown, growBytes: number): Buffer | null {
   const alloc = Buffer.allocUnsafeSlow;
+  let before: number | null = null;
   Buffer.allocUnsafeSlow = (n: number) => {
     if (n > growBytes) throw GROWN_PAST;
+    before ??= bufferBytes(); // reads V8's statistics; allocates no Buffer
     return alloc.call(Buffer, n);
   };
+  grownFrom = null;
   try {
-    return packr.pack(value);
+    const out = packr.pack(value);
+    grownFrom = before;
+    return out;
   } catch (err) {
     if (err !== GROWN_PAST) throw err;
     packr.useBuffer(alloc.call(Buffer, FRESH_CHUNK));

@@ -11,7 +11,7 @@ import { Context, Router } from "zeromq";
 import { TuneportError } from "../../domain/errors.js";
 import { MAX_NESTING } from "../../domain/input-limits.js";
 import type { StudyService } from "../../service/study-service.js";
-import { decode, encode, encodeAlone, encodeOkReply, encodeWithin, okReplySize } from "./codec.js";
+import { buffersBeforeGrowth, decode, encode, encodeAlone, encodeOkReply, encodeWithin, okReplySize } from "./codec.js";
 import { UNMEASURED, packedSize } from "../../domain/packed-size.js";
 import { packedResult } from "../../service/idempotency.js";
 import { ZapAuthenticator } from "./curve.js";
@@ -342,10 +342,9 @@ export class ZmqServer {
    * read over the ceiling cost 37 MB of buffers; measured first, a read cost half a pack's CPU more.
    */
   private reply(prefix: Buffer[], payload: Buffer, reply: Record<string, unknown>): void {
-    let bytes = this.encodeReply(reply, "first");
-    if (bytes === null) bytes = this.encodeReply(reply, "measure");
+    let bytes = this.encodeReply(reply, "first") ?? this.encodeReply(reply, "measure");
     // A reply packed already is among the buffers heldNow counts: it is not added to them again.
-    let refused = typeof bytes === "number" ? this.refusal(bytes, bytes, reply.id, payload) : this.refusal((bytes as Buffer).byteLength, 0, reply.id, payload);
+    let refused = typeof bytes === "number" ? this.refusal(bytes, bytes, reply.id, payload) : this.refusal((bytes as Buffer).byteLength, 0, reply.id, payload, buffersBeforeGrowth());
     if (refused === null && typeof bytes === "number") {
       bytes = this.encodeReply(reply, "pack");
       if (typeof bytes === "number") refused = this.overCeiling(bytes, reply.id, payload); // packed-size.ts measured it short
@@ -365,8 +364,8 @@ export class ZmqServer {
       if (packed) return stage === "pack" ? encodeOkReply(reply.v, reply.id, packed) : okReplySize(reply.v, reply.id, packed);
       const measured = stage === "measure" ? packedSize(reply) : UNMEASURED;
       if (measured !== UNMEASURED) return measured;
-      // A bound of a quarter of the ceiling and half the room left under it: neither a refusal nor a
-      // sent reply's dead buffer (~4x it, counted until collected) pushes the buffers over the ceiling.
+      // A bound of a quarter of the ceiling and half the room left under it: what a refusal costs, and
+      // the dead buffers (up to ~5x a page, counted until collected) the next replies are charged.
       const bound = stage === "first" ? Math.min(this.maxReplyBytes / 4, (this.maxReplyBytes - this.heldNow(HELD_CHECK_MS, 0)) / 2) : Number.POSITIVE_INFINITY;
       return encodeWithin(reply, this.maxReplyBytes, bound);
     } catch (err) {
@@ -378,11 +377,12 @@ export class ZmqServer {
   /**
    * The answer in place of a reply of `size` bytes, or null when it may go: over the ceiling on its
    * own, or while the buffers would hold, with it (`adding`: its bytes when not packed yet), more
-   * than their limit (`maxReplyBytes` for a big reply, with the headroom for a small one).
+   * than their limit (`maxReplyBytes` for a big reply, with the headroom for a small one); a big one
+   * packed first, `grownFrom` and it at most (codec.ts `buffersBeforeGrowth`): not msgpackr's dead buffers.
    */
-  private refusal(size: number, adding: number, id: unknown, payload: Buffer): Buffer | null {
+  private refusal(size: number, adding: number, id: unknown, payload: Buffer, grownFrom: number | null = null): Buffer | null {
     if (size > this.maxReplyBytes) return this.overCeiling(size, id, payload);
-    if (size > BIG_REPLY_BYTES) return this.withinMemory(size, id, this.heldNow(0, adding) + adding, this.maxReplyBytes);
+    if (size > BIG_REPLY_BYTES) return this.withinMemory(size, id, Math.min(this.heldNow(0, adding) + adding, (grownFrom ?? Infinity) + size), this.maxReplyBytes);
     return this.withinMemory(size, id, this.heldNow(HELD_CHECK_MS, adding) + adding, this.smallReplyLimit);
   }
 
