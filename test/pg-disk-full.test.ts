@@ -188,6 +188,15 @@ afterEach(async () => {
   pgServer = null;
 });
 
+/** Whether study `name` answers get_study again within a minute (after space was freed). */
+async function readableAgain(c: TestClient, name: string): Promise<boolean> {
+  for (let i = 0; i < 600; i++) {
+    if ((await c.request("get_study", { study: name })).ok) return true;
+    await sleep(100);
+  }
+  return false;
+}
+
 /** A trigger that writes 640 kB beside each INSERT (a claim) or UPDATE (a renewal) of a study_owners row. */
 async function padStudyOwners(dir: string, event: "INSERT" | "UPDATE"): Promise<void> {
   const q = new pg.Client({ host: dir, port: 5432, user: "postgres", database: "tp" });
@@ -241,12 +250,7 @@ describe("a disk that fills under serve --storage postgresql:// (PostgreSQL)", (
       expect(s.proc.exitCode).toBe(null);
       // Space freed: the same server reads and writes again; the failed tell, resent with its id, is answered from its commit.
       rmSync(db.filler);
-      let readable = false;
-      for (let i = 0; i < 600 && !readable; i++) {
-        readable = (await c.request("get_study", { study: "s" })).ok;
-        if (!readable) await sleep(100);
-      }
-      expect(readable).toBe(true);
+      expect(await readableAgain(c, "s")).toBe(true);
       if (failure?.resend) {
         expect(brief(await c.request("tell", failure.resend.args, failure.resend.id))).toBe("ok");
         acked.add(failure.resend.trial);
@@ -334,12 +338,7 @@ describe("a disk that fills under serve --storage postgresql:// (PostgreSQL)", (
       expect(refused?.error?.message).toMatch(/^the server's storage is full: this server could not renew the ownership of its studies/);
       expect(typeof refused?.error?.data?.full_since).toBe("number");
       rmSync(db.filler);
-      let readable = false;
-      for (let i = 0; i < 600 && !readable; i++) {
-        readable = (await c.request("get_study", { study: "s" })).ok;
-        if (!readable) await sleep(100);
-      }
-      expect(readable).toBe(true);
+      expect(await readableAgain(c, "s")).toBe(true);
       expect(s.proc.exitCode).toBe(null);
     } finally {
       await c.close().catch(() => undefined);
@@ -479,12 +478,7 @@ describe("a PostgreSQL file that cannot grow (XX000 from mdextend), the server s
       expect(brief(await c.request("get_study", { study: "s" }))).toEqual(FULL);
       expect(s.proc.exitCode).toBe(null);
       db.raiseLimit();
-      let readable = false;
-      for (let i = 0; i < 600 && !readable; i++) {
-        readable = (await c.request("get_study", { study: "s" })).ok;
-        if (!readable) await sleep(100);
-      }
-      expect(readable).toBe(true);
+      expect(await readableAgain(c, "s")).toBe(true);
       if (failure?.resend) expect(brief(await c.request("set_user_attrs", failure.resend.args, failure.resend.id))).toBe("ok");
       expect(await oneTrial(1000)).toBeNull();
       await c.close();
