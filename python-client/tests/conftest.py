@@ -227,6 +227,18 @@ def client(server: ServerProcess) -> Iterator[tp.Client]:
 
 
 @pytest.fixture
+def ctrl_c_raises() -> Iterator[None]:
+    """A shell that starts a job in the background (`.ci/run &`, a CI runner) leaves SIGINT ignored,
+    and Python then raises no KeyboardInterrupt for it: the handler a terminal's Ctrl-C meets, put
+    back for the test and restored after it."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+@pytest.fixture
 def name() -> str:
     """A study name no other test uses."""
     return f"study-{uuid.uuid4().hex[:10]}"

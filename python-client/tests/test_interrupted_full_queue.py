@@ -20,7 +20,6 @@ import math
 import os
 import signal
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,16 +30,8 @@ from conftest import ServerProcess, TurnHeld, in_thread, until
 from tuneport import _client
 
 
-
-@pytest.fixture(autouse=True)
-def _ctrl_c_raises() -> Iterator[None]:
-    """A shell that starts a job in the background (`.ci/run &`, a CI runner) leaves SIGINT ignored,
-    and Python then raises no KeyboardInterrupt for it: put back the handler a terminal's Ctrl-C meets."""
-    old = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old)
+# Ctrl-C must raise KeyboardInterrupt here, whatever shell started the tests (conftest).
+pytestmark = pytest.mark.usefixtures("ctrl_c_raises")
 
 
 def _full_queue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[ServerProcess, tp.Client, tp.Trial]:
