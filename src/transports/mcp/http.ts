@@ -17,6 +17,9 @@
  *   whatever pace the client reads, so a stream whose client leaves more than `MAX_STREAM_BACKLOG`
  *   bytes unread is ended (the client opens it again with GET), as the dashboard's live stream is;
  *   so is a POST's response stream when a further answer comes (`watchPost`).
+ * - Fairness: every session's ops (what its tool calls and resource requests ask of the backend)
+ *   take turns by client (fair-calls.ts), so one client's many costly calls in flight do not hold
+ *   another client's behind them all.
  * - Bodies: at most 4 MiB of UTF-8; bytes that are not UTF-8 get a JSON-RPC parse error
  *   (`data.code` INVALID_ARGUMENT) instead of being rewritten to U+FFFD.
  * - Shutdown (`close`): new requests get 503 "server stopping"; calls in flight (a pending
@@ -36,6 +39,7 @@ import { findForbiddenKey } from "../../domain/input-limits.js";
 import { bodyProblem, duplicateKeyReply, forbiddenKeyReply, invalidUtf8Reply, mayHoldForbiddenKey, textShapeReply, toolArgumentsProblem } from "./strict-json.js";
 import { requestProblem, reusedIdProblem } from "./request-shape.js";
 import { HttpDoor, trustedLog } from "../http/http-door.js";
+import { FairCalls } from "./fair-calls.js";
 import { readBody } from "../http/http-rules.js";
 
 export { hostOfHeader, isLoopbackHost } from "../http/http-rules.js";
@@ -126,6 +130,8 @@ export class McpHttpServer {
   /** Every open response whose queued messages are counted (`watched`). */
   private readonly streams = new Set<GetStream>();
   private readonly maxUnsentBytes: number;
+  /** Every session's ops take turns by client (fair-calls.ts). */
+  private readonly fair = new FairCalls();
   private refusedLoggedAt = 0;
   /** Sessions ended since start to let another client in (`evictFromHoarder`). */
   evictedFromHoarder = 0;
@@ -333,7 +339,7 @@ export class McpHttpServer {
     const sessionId = randomUUID();
     // Trials this session's agent asks record it as their holder (domain/worker.ts).
     const who = () => workerIdentity("mcp", { session: sessionId, ...(mcp.server.server.getClientVersion() ?? {}) });
-    const backend = this.opts.backend.as?.(who) ?? this.opts.backend;
+    const backend = this.fair.backendFor(this.opts.backend.as?.(who) ?? this.opts.backend, client);
     const mcp = createTuneportMcp(backend, { logger: this.opts.logger, version: this.opts.version, updateThrottleMs: this.opts.updateThrottleMs });
     const session: Session = {
       client,
