@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { sessionTag } from "../src/transports/mcp/http.js";
 import { CLI, Procs, call, exited, readyMcpPort, requireBuild, sc, tempDir, textOf, waitForOutput } from "./mcp-helpers.js";
 
 const TOKEN = "test-token-0123456789abcdef";
@@ -43,7 +44,7 @@ describe("MCP over Streamable HTTP", () => {
     const a = sc(await call(client, "ask_trial", { study: "h" }));
     // The trial's holder is this agent: its session and clientInfo name (issue 16, worker identity).
     const held = sc(await call(client, "get_trial", { study: "h", trial: a.trial.number }));
-    expect(held.trial.system_attrs.worker).toEqual({ transport: "mcp", name: "http-test", version: "1", session: transport.sessionId });
+    expect(held.trial.system_attrs.worker).toEqual({ transport: "mcp", name: "http-test", version: "1", session: sessionTag(transport.sessionId as string) });
     await call(client, "tell_trial", { study: "h", trial: a.trial.number, token: a.token, value: 0.5 });
     expect(sc(await call(client, "list_studies")).studies[0].n_trials).toBe(1);
   });

@@ -27,7 +27,7 @@
  */
 import { ERROR_CODES } from "../../domain/errors.js";
 import { workerIdentity } from "../../domain/worker.js";
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { type JSONRPCMessage, isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
@@ -337,8 +337,9 @@ export class McpHttpServer {
 
   private newSession(client: string): Session {
     const sessionId = randomUUID();
-    // Trials this session's agent asks record it as their holder (domain/worker.ts).
-    const who = () => workerIdentity("mcp", { session: sessionId, ...(mcp.server.server.getClientVersion() ?? {}) });
+    // Trials this session's agent asks record it as their holder (domain/worker.ts), by its tag.
+    const tag = sessionTag(sessionId);
+    const who = () => workerIdentity("mcp", { session: tag, ...(mcp.server.server.getClientVersion() ?? {}) });
     const backend = this.fair.backendFor(this.opts.backend.as?.(who) ?? this.opts.backend, client);
     const mcp = createTuneportMcp(backend, { logger: this.opts.logger, version: this.opts.version, updateThrottleMs: this.opts.updateThrottleMs });
     const session: Session = {
@@ -550,6 +551,16 @@ export class McpHttpServer {
 function clientOf(from: string, body: unknown): string {
   const name = (body as { params?: { clientInfo?: { name?: unknown } } }).params?.clientInfo?.name;
   return JSON.stringify([from, typeof name === "string" ? name.slice(0, 200) : ""]);
+}
+
+/**
+ * What a trial's holder records of an MCP session: the first 32 hex digits of the SHA-256 of its id,
+ * never the id. Every reader of a study (agents, workers, the dashboard) sees a trial's holder, and
+ * with the token an id is the session itself: one agent that read another's id from a trial could
+ * DELETE that session or send calls in its name. The agent that holds the id can compute its tag.
+ */
+export function sessionTag(sessionId: string): string {
+  return createHash("sha256").update(sessionId).digest("hex").slice(0, 32);
 }
 
 function jsonRpcError(code: number, message: string): string {
