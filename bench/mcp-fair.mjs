@@ -2,7 +2,8 @@
 // calls that are cheap to send and costly to answer (param_importances and study_summary of a
 // 10,000-trial study), over many sessions at once.
 //   A (the flood): SESSIONS sessions, each keeping PER calls in flight (a new one as each returns).
-//   B (the other agent): one session calling `list_studies` every 100 ms: its latency (ms: p50, p99, max).
+//   B (the other agent): one session calling `list_studies` every 100 ms: its latency (ms: p50, p99, max);
+//   W (a worker): a ZeroMQ DEALER sending `get_study` every 100 ms meanwhile: its latency alike.
 //   The server's RSS (MiB, peak and last), and the flood's answered and refused calls.
 // Prints one JSON object. Usage: node bench/mcp-fair.mjs [--cli PATH/dist/cli/main.js] [--port P]
 //   [--sessions S] [--per N] [--seconds T] [--trials K] [--tools a,b]   (PATH defaults to this checkout;
@@ -11,9 +12,11 @@ import "./help.mjs";
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
+import { randomUUID } from "node:crypto";
+import { Dealer } from "zeromq";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 
@@ -22,7 +25,7 @@ const arg = (name, dflt) => {
   const i = process.argv.indexOf(name);
   return i > 0 ? process.argv[i + 1] : dflt;
 };
-const CLI = arg("--cli", join(ROOT, "dist/cli/main.js"));
+const CLI = resolve(arg("--cli", join(ROOT, "dist/cli/main.js")));
 const PORT = Number(arg("--port", "64270"));
 const SESSIONS = Number(arg("--sessions", "20"));
 const PER = Number(arg("--per", "16"));
@@ -82,6 +85,30 @@ for (let i = 0; ; i++) {
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+const { encode, decode } = await import(join(dirname(CLI), "..", "transports", "zmq", "codec.js"));
+const sock = new Dealer({ linger: 0 });
+sock.connect(`tcp://127.0.0.1:${PORT + 1}`);
+async function zcall(op, args) {
+  const id = randomUUID();
+  await sock.send(encode({ v: 1, id, op, ...args }));
+  for (;;) {
+    const [frame] = await sock.receive();
+    if (decode(frame).id === id) return;
+  }
+}
+await zcall("hello", {});
+async function zprobe(ms) {
+  const lat = [];
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    const t = performance.now();
+    await zcall("get_study", { study: "big" });
+    lat.push(performance.now() - t);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  lat.sort((x, y) => x - y);
+  return { n: lat.length, p50: pct(lat, 0.5), p99: pct(lat, 0.99), max: pct(lat, 1) };
+}
 const pct = (xs, q) => (xs.length === 0 ? null : Math.round(xs[Math.min(xs.length - 1, Math.floor(q * xs.length))] * 10) / 10);
 async function probe(ms) {
   const lat = [];
@@ -101,7 +128,7 @@ for (const name of ["param_importances", "study_summary"]) {
   await b.callTool({ name, arguments: { study: "big" } }, undefined, { timeout: 600_000 });
   cost.push({ tool: name, ms: Math.round(performance.now() - t) });
 }
-const idle = await probe(2000);
+const [idle, zidle] = await Promise.all([probe(2000), zprobe(2000)]);
 const rss0 = rss();
 // The flood: its own sessions, all under one client name.
 const flood = [];
@@ -134,10 +161,10 @@ for (const c of flood)
 let peak = rss0;
 const sampler = setInterval(() => (peak = Math.max(peak, rss())), 200);
 await new Promise((r) => setTimeout(r, 500));
-const busy = await probe(SECONDS * 1000);
+const [busy, zbusy] = await Promise.all([probe(SECONDS * 1000), zprobe(SECONDS * 1000)]);
 stop = true;
 const rssEnd = rss();
 clearInterval(sampler);
 await Promise.race([Promise.all(loops), new Promise((r) => setTimeout(r, 120_000))]);
-console.log(JSON.stringify({ cli: CLI, trials: TRIALS, sessions: opened, per: PER, tools: TOOLS, cost, idle, busy, flood: { answered, refused, failed }, rss_mib: { before: Math.round(rss0), peak: Math.round(peak), end: Math.round(rssEnd) } }));
+console.log(JSON.stringify({ cli: CLI, trials: TRIALS, sessions: opened, per: PER, tools: TOOLS, cost, idle, busy, worker: { idle: zidle, busy: zbusy }, flood: { answered, refused, failed }, rss_mib: { before: Math.round(rss0), peak: Math.round(peak), end: Math.round(rssEnd) } }));
 process.exit(0);
