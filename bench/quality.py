@@ -78,6 +78,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "roulette": {"startSelection": "roulette"},  # issue 17: Optuna's start selection (best + draws ∝ EI)
     "optuna-starts": {"incumbentStart": False, "startSelection": "roulette"},  # both: Optuna's effective starts
     "full-fit": {"maxWarmFitIterations": 50},  # issue 17: every fit to convergence from the warm start, as Optuna
+    "cat-latent": {"categoricalKernel": "latent"},  # issue 17: choices of a categorical as learnt points (Zhang et al. 2020's LVGP)
 }
 # Variants of `auto` (issue 17: the default on problems it was not chosen on): label -> options.
 AUTO_VARIANTS: dict[str, dict[str, Any]] = {

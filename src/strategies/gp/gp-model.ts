@@ -21,9 +21,12 @@
  *     20-D sphere, the posterior mean turns into a near-linear trend, and EI sends 12–19 of 20
  *     coordinates to the bounds (docs/BENCHMARKS.md, GP ablations).
  *
- * Hyperparameters are optimised in log space: θ = [log λ_1..λ_d, log s², log(σ²_n − 1e-6)].
+ * Hyperparameters are optimised in log space: θ = [log λ_1..λ_d, log s², log(σ²_n − 1e-6)], followed
+ * by the latent coordinates of the categorical choices under `categoricalKernel: "latent"`
+ * (gp-categorical.ts; there a categorical's term is λ·‖z_a − z_b‖² instead of λ·[a ≠ b]).
  * Every buffer is preallocated per fit, so the evaluations inside L-BFGS allocate nothing.
  */
+import type { LatentEmbedding } from "./gp-categorical.js";
 import { NumericalError, cholesky, choleskyInverse, dot, logDetFromCholesky, solveLower, solveUpperT } from "../../math/linalg.js";
 
 export const MIN_NOISE = 1e-6;
@@ -37,6 +40,13 @@ export interface GpInputs {
   readonly X: Float64Array;
   /** 1 where the dimension is categorical. */
   readonly isCat: Uint8Array;
+  /** The latent embedding of the categorical choices (gp-categorical.ts); absent: the Hamming term. */
+  readonly latent?: LatentEmbedding | undefined;
+}
+
+/** Length of θ for these inputs: d + 2, plus the latent coordinates of any embedding. */
+export function thetaLength(inputs: Pick<GpInputs, "d" | "latent">): number {
+  return inputs.d + 2 + (inputs.latent?.size ?? 0);
 }
 
 /** The prior on the inverse squared lengthscales (see the file header). */
@@ -52,19 +62,19 @@ export function dimScaledLogLambda(d: number): { mean: number; variance: number 
  * prior. Not the dimension-scaled prior's mode: there (ℓ ≈ 4√d) the kernel is nearly flat,
  * the likelihood's gradient in log λ is tiny, and L-BFGS's gradient test stops at the start.
  */
-export function defaultTheta(d: number): Float64Array {
+export function defaultTheta(d: number, latent?: LatentEmbedding): Float64Array {
   const t = new Float64Array(d + 2);
   t[d + 1] = Math.log(1e-2);
-  return t;
+  return latent === undefined ? t : latent.extendTheta(t);
 }
 
 /** Box for θ during the fit (log space). Wide; the priors keep the MAP well inside. */
-export function thetaBounds(d: number): { lower: Float64Array; upper: Float64Array } {
+export function thetaBounds(d: number, latent?: LatentEmbedding): { lower: Float64Array; upper: Float64Array } {
   const lower = new Float64Array(d + 2).fill(-12);
   const upper = new Float64Array(d + 2).fill(12);
   lower[d + 1] = -25;
   upper[d + 1] = 2;
-  return { lower, upper };
+  return latent === undefined ? { lower, upper } : latent.extendBounds({ lower, upper });
 }
 
 /** Matérn-5/2 correlation as a function of r² (without the signal variance). */
@@ -98,6 +108,10 @@ export class GpObjective {
   /** Jitter added by the last successful factorisation. */
   jitter = 0;
   private readonly factoredAt: Float64Array;
+  /** With a latent embedding: per pair and embedded parameter, the choice pair a·c + b; its distance tables and gradient sums. */
+  private readonly latentPairs: Int32Array | null = null;
+  private readonly latentTables: Float64Array[];
+  private readonly latentSums: Float64Array[];
 
   constructor(
     readonly inputs: GpInputs,
@@ -124,7 +138,29 @@ export class GpObjective {
     this.work = new Float64Array(n * n);
     this.alpha = new Float64Array(n);
     this.lambda = new Float64Array(d);
-    this.factoredAt = new Float64Array(d + 2).fill(NaN);
+    this.factoredAt = new Float64Array(thetaLength(inputs)).fill(NaN);
+    const latent = inputs.latent;
+    this.latentTables = latent?.cards.map((c) => new Float64Array(c * c)) ?? [];
+    this.latentSums = latent?.cards.map((c) => new Float64Array(c * c)) ?? [];
+    if (latent !== undefined) {
+      const nl = latent.dims.length;
+      this.latentPairs = new Int32Array(pairs * nl);
+      let q = 0;
+      for (let i = 1; i < n; i++)
+        for (let j = 0; j < i; j++, q++)
+          for (let l = 0; l < nl; l++) this.latentPairs[q * nl + l] = X[i * d + latent.dims[l]!]! * latent.cards[l]! + X[j * d + latent.dims[l]!]!;
+    }
+  }
+
+  /** Refreshes the embedded parameters' entries of `pairD` (‖z_a − z_b‖²) at θ. */
+  private embed(theta: ArrayLike<number>): void {
+    const [latent, lp, table] = [this.inputs.latent!, this.latentPairs!, this.latentTables];
+    const nl = latent.dims.length;
+    for (let l = 0; l < nl; l++) {
+      latent.distances(theta, l, table[l]!);
+      const m = latent.dims[l]!;
+      for (let p = 0; p < this.dk.length; p++) this.pairD[p * this.d + m] = table[l]![lp[p * nl + l]!]!;
+    }
   }
 
   /**
@@ -135,6 +171,7 @@ export class GpObjective {
     if (this.isFactoredAt(theta)) return true;
     const { n, d, K, pairD, dk, lambda } = this;
     this.factoredAt.fill(NaN);
+    if (this.latentPairs !== null) this.embed(theta);
     for (let m = 0; m < d; m++) lambda[m] = Math.exp(theta[m]!);
     const s2 = Math.exp(theta[d]!);
     const noise = MIN_NOISE + Math.exp(theta[d + 1]!);
@@ -163,20 +200,20 @@ export class GpObjective {
     }
     solveLower(this.L, n, this.y, this.alpha);
     solveUpperT(this.L, n, this.alpha, this.alpha);
-    for (let k = 0; k < d + 2; k++) this.factoredAt[k] = theta[k]!;
+    for (let k = 0; k < this.factoredAt.length; k++) this.factoredAt[k] = theta[k]!;
     return true;
   }
 
   /** Whether `L` and `alpha` currently hold the factorisation at exactly this θ. */
   isFactoredAt(theta: ArrayLike<number>): boolean {
-    for (let k = 0; k < this.d + 2; k++) if (!(this.factoredAt[k] === theta[k])) return false;
+    for (let k = 0; k < this.factoredAt.length; k++) if (!(this.factoredAt[k] === theta[k])) return false;
     return true;
   }
 
   /** Negative log posterior at θ without its gradient (one factorisation, no inverse). */
   value(theta: Float64Array): number {
     if (!this.factor(theta)) return NaN;
-    return this.nll() - logPrior(theta, this.d, this.prior);
+    return this.nll() - logPrior(theta, this.d, this.prior) + (this.inputs.latent?.negLogPrior(theta) ?? 0);
   }
 
   private nll(): number {
@@ -216,6 +253,7 @@ export class GpObjective {
         for (let m = 0; m < d; m++) grad[m] = grad[m]! + c * pairD[o + m]!;
       }
     }
+    if (this.latentPairs !== null) this.latentGradient(theta, grad);
     // grad holds Σ_pairs W·dk·D; the chain rule through log λ multiplies by λ; sign flips for the nll.
     for (let m = 0; m < d; m++) grad[m] = -grad[m]! * lambda[m]!;
     grad[d] = -0.5 * (trW * s2 + 2 * sumWK);
@@ -233,7 +271,27 @@ export class GpObjective {
     }
     grad[d] = grad[d]! - (1 - s2);
     grad[d + 1] = grad[d + 1]! - (0.1 / noise - 30) * en;
-    return nll - logPrior(theta, d, this.prior);
+    return nll - logPrior(theta, d, this.prior) + (this.inputs.latent?.negLogPrior(theta) ?? 0);
+  }
+
+  /** The latent coordinates' gradient (gp-categorical.ts): Σ W·dk summed per choice pair, after `evaluate`'s inverse. */
+  private latentGradient(theta: Float64Array, grad: Float64Array): void {
+    const { n, Kinv, alpha, dk, lambda } = this;
+    const latent = this.inputs.latent!;
+    const nl = latent.dims.length;
+    const lp = this.latentPairs!;
+    for (const s of this.latentSums) s.fill(0);
+    let p = 0;
+    for (let i = 1; i < n; i++)
+      for (let j = 0; j < i; j++, p++) {
+        const c = (alpha[i]! * alpha[j]! - Kinv[i * n + j]!) * dk[p]!;
+        for (let l = 0; l < nl; l++) {
+          const s = this.latentSums[l]!;
+          const k = lp[p * nl + l]!;
+          s[k] = s[k]! + c;
+        }
+      }
+    latent.addGradient(theta, lambda, this.latentSums, grad);
   }
 }
 
@@ -270,6 +328,9 @@ export class GpPosterior {
   private readonly kx: Float64Array;
   private readonly sqrtLambda: Float64Array;
   private readonly catIdx: number[];
+  /** Per categorical (in `catIdx` order): λ·‖z_a − z_b‖² by a·c + b under a latent embedding, null for the Hamming term. */
+  private readonly catTables: (Float64Array | null)[];
+  private readonly catCards: number[];
   private readonly Xs: Float64Array;
   private readonly xq: Float64Array;
   private readonly dkx: Float64Array;
@@ -310,6 +371,18 @@ export class GpPosterior {
     for (let m = 0; m < d; m++) this.sqrtLambda[m] = isCat[m] ? 0 : Math.sqrt(this.lambda[m]!);
     this.catIdx = [];
     for (let m = 0; m < d; m++) if (isCat[m]) this.catIdx.push(m);
+    this.catTables = this.catIdx.map(() => null);
+    this.catCards = this.catIdx.map(() => 0);
+    const latent = inputs.latent;
+    if (latent !== undefined)
+      latent.dims.forEach((m, l) => {
+        const c = latent.cards[l]!;
+        const table = new Float64Array(c * c);
+        latent.distances(theta, l, table, this.lambda[m]!);
+        const at = this.catIdx.indexOf(m);
+        this.catTables[at] = table;
+        this.catCards[at] = c;
+      });
     this.Xs = new Float64Array(n * d);
     for (let i = 0; i < n * d; i++) this.Xs[i] = X[i]! * this.sqrtLambda[i % d]!;
     this.xq = new Float64Array(d);
@@ -338,7 +411,9 @@ export class GpPosterior {
       }
       for (let c = 0; c < nCat; c++) {
         const m = catIdx[c]!;
-        if (x[xo + m] !== X[o + m]) r2 += lambda[m]!;
+        const table = this.catTables[c];
+        if (table) r2 += table[x[xo + m]! * this.catCards[c]! + X[o + m]!]!;
+        else if (x[xo + m] !== X[o + m]) r2 += lambda[m]!;
       }
       const t = SQRT5 * Math.sqrt(r2);
       const e = s2 * Math.exp(-t);

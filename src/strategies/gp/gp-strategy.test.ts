@@ -24,7 +24,7 @@ describe("gp strategy", () => {
     expect(defaults).toEqual({
       nStartupTrials: 10, nCandidates: 2048, nLocalSearches: 10, maxFitIterations: 50, maxWarmFitIterations: 1, fullFitEvery: 10, eiXi: 0,
       incumbentStart: true, startSelection: "top", maxAcqIterations: 30, lengthscalePrior: "optuna", outputTransform: "standardise", trustRegionFromDim: 0,
-      maxModelTrials: 200, maxFitTrials: 100, believerIncumbent: true, fidelity: "informed", fidelityLevel: "count", fullFitSchedule: "multiple",
+      maxModelTrials: 200, maxFitTrials: 100, believerIncumbent: true, fidelity: "informed", fidelityLevel: "count", fullFitSchedule: "multiple", categoricalKernel: "hamming",
     });
     expect(() => gpStrategyFactory.options.parse({ bogus: 1 })).toThrow();
     expect(gpStrategyFactory.offload).toBe(true);

@@ -84,9 +84,10 @@ import { sampleUniform } from "../../domain/sampling.js";
 import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
 import { type FidelityData, fidelityData } from "../fidelity.js";
 import { AcquisitionSearch, type SearchBox } from "./gp-acquisition.js";
+import { CATEGORICAL_KERNELS, latentEmbedding } from "./gp-categorical.js";
 import { CONSTRAINT_THETA_ATTR, type ConstraintModel, constraintColumns, fitConstraintModels, latestConstraintTheta } from "./gp-constraints.js";
 import { type Dim, earlierConfigurations, encodeRow, hasAll, modelOrUniform, modelledDims } from "./gp-dims.js";
-import { GpObjective, GpPosterior, type GpInputs, defaultTheta, thetaBounds } from "./gp-model.js";
+import { GpObjective, GpPosterior, type GpInputs, defaultTheta, thetaBounds, thetaLength } from "./gp-model.js";
 import { isModelBased, modelSubset, transformTargets, trustRegionBox, trustRegionLength } from "./gp-targets.js";
 
 /**
@@ -144,6 +145,14 @@ export const gpOptions = z
     maxAcqIterations: z.number().int().min(1).max(MAX_ITERATIONS).default(30),
     /** Prior on the lengthscales (gp-model.ts): Hvarfner et al.'s dimension-scaled one, or Optuna 5.0's. */
     lengthscalePrior: z.enum(["dim-scaled", "optuna"]).default("optuna"),
+    /**
+     * The categorical parameters' kernel (gp-categorical.ts): "hamming", one lengthscale per parameter
+     * and every two choices equally far apart (Optuna 5.0's), or "latent", the choices of a parameter
+     * with ≥ 3 of them as learnt points (Zhang et al. 2020's latent-variable GP), so that choices
+     * that behave alike share what is learnt about them. The objective's GP only; constraint models
+     * keep "hamming".
+     */
+    categoricalKernel: z.enum(CATEGORICAL_KERNELS).default("hamming"),
     /** Target transform before the fit (gp-targets.ts). */
     outputTransform: z.enum(["standardise", "yeo-johnson", "copula"]).default("standardise"),
     /**
@@ -228,7 +237,8 @@ export class GpStrategy implements Strategy {
     modelledRows.forEach((t, i) => encodeRow(t, dims, X, i * d));
     const y = transformTargets(modelled.map((i) => data.losses[i]!), this.opts.outputTransform);
     if (y === null) return null;
-    const inputs: GpInputs = { n, d, X, isCat };
+    const latent = latentEmbedding(this.opts.categoricalKernel, dims.map((dim) => (dim.kind === "cat" ? dim.card : 0)));
+    const inputs: GpInputs = { n, d, X, isCat, latent };
 
     // MAP fit, warm-started from the latest θ recorded in history when that is better; on at
     // most `maxFitTrials` of the modelled points (the best half plus a random draw of the rest).
@@ -238,31 +248,31 @@ export class GpStrategy implements Strategy {
       const rows = fitRows;
       const Xf = new Float64Array(rows.length * d);
       rows.forEach((r, i) => Xf.set(X.subarray(r * d, r * d + d), i * d));
-      objective = new GpObjective({ n: rows.length, d, X: Xf, isCat }, Float64Array.from(rows, (r) => y[r]!), prior);
+      objective = new GpObjective({ n: rows.length, d, X: Xf, isCat, latent }, Float64Array.from(rows, (r) => y[r]!), prior);
     }
     // The fit dominates the cost at a few hundred trials (each gradient inverts K). A warm
     // start needs only a few steps, so a warm-started fit is capped at
     // `maxWarmFitIterations` (0: θ reused as stored), with a full fit — which also checks
     // the default θ — every `fullFitEvery` COMPLETE trials (`fullFitSchedule`) so that a drift
     // of θ is followed. Deterministic from history, like the warm start itself.
-    const { theta: warm, fitRows: lastFull } = latestTheta(req.trials, d);
+    const { theta: warm, fitRows: lastFull } = latestTheta(req.trials, thetaLength(inputs));
     const since = this.opts.fullFitSchedule === "since" && lastFull !== null;
     const fullFit = warm === null ||
       (since ? data.rows.length - lastFull >= this.opts.fullFitEvery : data.rows.length % this.opts.fullFitEvery === 0);
-    let start = warm ?? defaultTheta(d);
+    let start = warm ?? defaultTheta(d, latent);
     let fStart = objective.value(start);
     if (fullFit && warm !== null) {
-      const fDefault = objective.value(defaultTheta(d));
+      const fDefault = objective.value(defaultTheta(d, latent));
       if (!(fStart <= fDefault)) {
-        start = defaultTheta(d);
+        start = defaultTheta(d, latent);
         fStart = fDefault;
       }
     } else if (!Number.isFinite(fStart)) {
-      start = defaultTheta(d);
+      start = defaultTheta(d, latent);
       fStart = objective.value(start);
     }
     if (!Number.isFinite(fStart)) return null;
-    const { lower, upper } = thetaBounds(d);
+    const { lower, upper } = thetaBounds(d, latent);
     const maxIter = fullFit ? this.opts.maxFitIterations : Math.min(this.opts.maxWarmFitIterations, this.opts.maxFitIterations);
     const fit =
       maxIter === 0 ? { x: start, f: fStart }
@@ -285,7 +295,8 @@ export class GpStrategy implements Strategy {
     let constraints: ConstraintModel[] = [];
     let constraintTheta: (number[] | null)[] | null = null;
     if (columns !== null) {
-      const fitted = fitConstraintModels(inputs, columns, fitRows, {
+      // Constraint models keep the Hamming term (and a θ of d + 2).
+      const fitted = fitConstraintModels({ n, d, X, isCat }, columns, fitRows, {
         prior, warm: latestConstraintTheta(req.trials, columns.length, d), fullFit,
         maxIter: this.opts.maxFitIterations, maxWarmIter: this.opts.maxWarmFitIterations,
       });
@@ -322,7 +333,7 @@ export class GpStrategy implements Strategy {
         // A failed evaluation (../fidelity.ts) is known not to have improved: it never raises the bar.
         if (this.opts.believerIncumbent && t.state !== "FAIL" && Number.isFinite(best) && posterior.mean < best) best = posterior.mean;
       });
-      const augmented: GpInputs = { n: np, d, X: Xa, isCat };
+      const augmented: GpInputs = { n: np, d, X: Xa, isCat, latent };
       const believer = new GpObjective(augmented, ya, prior);
       if (!believer.factor(theta)) return null;
       posterior = new GpPosterior(augmented, theta, believer.L, believer.alpha, believer.jitter);
@@ -354,12 +365,11 @@ export class GpStrategy implements Strategy {
   }
 }
 
-/** θ stored by the most recent model-based suggestion with the same number of dimensions. */
-/** The latest stored θ and the modelled rows at the full fit it descends from (null when not recorded). */
-function latestTheta(trials: readonly Trial[], d: number): { theta: Float64Array | null; fitRows: number | null } {
+/** The latest stored θ of `length` entries and the modelled rows at the full fit it descends from (null when not recorded). */
+function latestTheta(trials: readonly Trial[], length: number): { theta: Float64Array | null; fitRows: number | null } {
   for (let i = trials.length - 1; i >= 0; i--) {
     const t = trials[i]!.systemAttrs.gp_theta;
-    if (Array.isArray(t) && t.length === d + 2 && t.every((v) => typeof v === "number" && Number.isFinite(v))) {
+    if (Array.isArray(t) && t.length === length && t.every((v) => typeof v === "number" && Number.isFinite(v))) {
       const rows = trials[i]!.systemAttrs.gp_fit_rows;
       return { theta: Float64Array.from(t as number[]), fitRows: typeof rows === "number" && Number.isInteger(rows) ? rows : null };
     }
