@@ -28,7 +28,8 @@
  *    fitted on such a subset of them (subset of data for θ, Rasmussen & Williams §8.3.3), so
  *    that a suggestion's cost stops growing with the history (issue 17's speed goals). Up to 100
  *    trials both are exact.
- * 3. MAP fit of θ (log inverse squared lengthscales, log signal variance, log excess noise;
+ * 3. MAP fit of θ (log inverse squared lengthscales, log signal variance, log excess noise; with
+ *    `categoricalKernel: "latent"` also the choices' latent coordinates, gp-categorical.ts;
  *    lengthscale prior `lengthscalePrior`, by default Optuna 5.0's; Hvarfner et al.'s dimension-scaled one is an option, see gp-model.ts) by L-BFGS with analytic gradients (at most `maxFitIterations`, default 50; at most
  *    `maxWarmFitIterations`, default 1, when warm-started, except once every `fullFitEvery`
  *    (10) modelled rows — Optuna always runs the full warm-started fit). The warm
