@@ -136,6 +136,27 @@ describe("values and grids at the ends of the double range", () => {
   }, 120_000);
 });
 
+describe("population-based training over define-by-run ranges that differ between members", () => {
+  it("moves an exploited donor's value into the recipient's own range (it was proposed as it was, refused, and logged as an error: hostile-sweep seed 27)", async () => {
+    const name = "pbt-dynamic-range";
+    const options = { population_size: 2, perturbation_interval: 1, explore: false };
+    await client.call("create_study", { name, space: { x: { type: "float", low: 0, high: 1 } }, direction: "maximize", strategy: { name: "pbt", options }, seed: 5, lease_ttl_s: 600 });
+    const a = await client.call("ask", { study: name });
+    const b = await client.call("ask", { study: name });
+    const at = (t: typeof a) => ({ study: name, trial: t.trial.number, token: t.lease.token });
+    // A range that depends on an earlier choice (Optuna's dynamic spaces): a's lies above b's.
+    await client.call("suggest", { ...at(a), name: "dyn", distribution: { type: "int", low: 2_000_000, high: 3_000_000 } });
+    const own = await client.call("suggest", { ...at(b), name: "dyn", distribution: { type: "int", low: 0, high: 1_000_000 } });
+    expect(own.value).toBeLessThan(1_000_000);
+    await client.call("report", { ...at(a), step: 1, value: 9, data: { checkpoint: "ck/a" } });
+    const { decision } = await client.call("report", { ...at(b), step: 1, value: 0.1, data: { checkpoint: "ck/b" } });
+    expect(decision).toMatchObject({ action: "update", restore: { trial: a.trial.number, checkpoint: "ck/a" } });
+    expect(decision.params.dyn).toBe(1_000_000); // the nearest of b's values to a's (b's own before)
+    await stillServing();
+    expect(server.lines.filter((l) => l.includes("invalid update"))).toEqual([]);
+  }, 60_000);
+});
+
 describe("data whose keys are the names of JavaScript's own hooks", () => {
   it("stores and returns user attributes named constructor and toJSON (their change's reply failed to pack: INTERNAL)", async () => {
     await client.call("create_study", { name: "hook-keys", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "random", seed: 1 });

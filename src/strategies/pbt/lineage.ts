@@ -25,7 +25,7 @@
  * - `diverged`: set by the service when a member was completed with a NaN/infinite value.
  */
 import { z } from "zod";
-import type { Params } from "../../domain/distributions.js";
+import { type Distribution, type ParamValue, type Params, contains, snap } from "../../domain/distributions.js";
 import type { LineageGraph, LineageNode } from "../../domain/plugin.js";
 import type { Trial } from "../../domain/trial.js";
 import { invalidArgument } from "../../domain/errors.js";
@@ -180,6 +180,26 @@ export function ageAt(t: Trial, step: number): number {
 export function paramsAtCheckpoint(t: Trial, step: number): Params {
   const e = entryForCheckpoint(t, step);
   return { ...t.params, ...(e?.params ?? {}) };
+}
+
+/**
+ * The params of donor `t` at its checkpoint of `step` (`paramsAtCheckpoint`) that a trial with
+ * distributions `dists` can take: only the parameters it has, each inside its own distribution.
+ * The donor's may differ: a define-by-run range that depends on an earlier choice (Optuna's dynamic
+ * spaces) or a space `update_study` changed. A number outside the recipient's range is moved to its
+ * nearest value there (`snap`); a value it cannot hold at all (a choice it lacks, a string for a
+ * number) is left out, and the recipient keeps its own. Before, the donor's value was proposed as it
+ * was, and the service refused it with an error in its log (hostile sweep, seed 27).
+ */
+export function donorParams(t: Trial, step: number, dists: Readonly<Record<string, Distribution>>): Params {
+  const out: Params = {};
+  for (const [k, v] of Object.entries(paramsAtCheckpoint(t, step))) {
+    const d = dists[k];
+    if (!d) continue;
+    const fit = contains(d, v) ? v : d.type !== "categorical" && typeof v === "number" && !Number.isNaN(v) ? snap(d, v) : undefined;
+    if (fit !== undefined && contains(d, fit)) out[k] = fit as ParamValue;
+  }
+  return out;
 }
 
 /**

@@ -99,7 +99,7 @@ import {
   lineageLoadedLate,
   lineageOf,
   memberOf,
-  paramsAtCheckpoint,
+  donorParams,
   pinnedCheckpoints,
   releasableCheckpoints,
   releasedPaths,
@@ -340,8 +340,7 @@ export class PbtStrategy implements Strategy {
     const donor = candidates[0];
     if (!donor) return this.fresh(req, member, previous.number);
     const ck = latestCheckpoint(donor) as CheckpointRecord;
-    const base = paramsAtCheckpoint(donor, ck.step);
-    const declared = Object.fromEntries(Object.keys(req.study.space).map((k) => [k, base[k] as ParamValue]));
+    const declared = donorParams(donor, ck.step, req.study.space);
     const at = { t: ageAt(donor, ck.step), r: valueAt(donor, ck.step) };
     const params = this.opts.explore
       ? this.explore(declared, req.study.space, { trials: req.trials, direction: req.study.direction, at, self: -1 }, req.rng)
@@ -539,8 +538,7 @@ export class PbtStrategy implements Strategy {
     if (donors.length === 0) return { attrs, entry: null };
     const donor = donors[req.rng.int(donors.length)] as Trial;
     const ck = latestCheckpoint(donor) as CheckpointRecord;
-    const base = paramsAtCheckpoint(donor, ck.step);
-    const own = Object.fromEntries(Object.keys(base).filter((k) => k in dists).map((k) => [k, base[k] as ParamValue]));
+    const own = donorParams(donor, ck.step, dists);
     const at = { t: ageAt(donor, ck.step), r: valueAt(donor, ck.step) };
     const params = this.opts.explore ? this.explore(own, dists, { ...ctx, at }, req.rng) : own;
     const entry: LineageEntry = { step: req.step, donor: donor.number, donor_step: ck.step, age: ageAt(donor, ck.step), params, checkpoint: ck.path };

@@ -1,0 +1,60 @@
+import pino from "pino";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { StudyService } from "../../service/study-service.js";
+import { SqliteStorage } from "../../storage/sqlite/sqlite-storage.js";
+import { donorParams } from "./lineage.js";
+
+// A define-by-run parameter whose range depends on an earlier choice (Optuna's dynamic spaces)
+// differs between members: an exploit must not hand the recipient the donor's value outside its own
+// range (hostile sweep seed 27: the service refused it and logged "plug-in proposed an invalid update").
+describe("pbt exploit across members whose define-by-run ranges differ", () => {
+  let storage: SqliteStorage;
+  let svc: StudyService;
+  let errors: string[];
+  beforeEach(async () => {
+    errors = [];
+    const logger = pino({ level: "error" }, { write: (line: string) => void errors.push(line) });
+    storage = new SqliteStorage({ path: ":memory:" });
+    svc = await StudyService.open({ storage, logger, reapIntervalMs: 0 });
+  });
+  afterEach(async () => {
+    await svc.close();
+    await storage.close();
+  });
+
+  for (const explore of [false, true])
+    it(`moves the donor's value into the recipient's range (explore: ${explore})`, async () => {
+      const options = { population_size: 2, perturbation_interval: 1, explore, resample_probability: 0, perturbation_factors: [1, 1] };
+      await svc.createStudy({ name: "dyn", space: { x: { type: "float", low: 0, high: 1 } }, direction: "maximize", seed: 3, strategy: { name: "pbt", options }, lease_ttl_s: 600 });
+      const a = await svc.ask({ study: "dyn" });
+      const b = await svc.ask({ study: "dyn" });
+      const at = (t: typeof a) => ({ study: "dyn", trial: t.trial.number, token: t.lease.token });
+      const wide = await svc.suggest({ ...at(a), name: "dyn", distribution: { type: "int", low: 500, high: 1000 } });
+      await svc.suggest({ ...at(b), name: "dyn", distribution: { type: "int", low: 0, high: 10 } });
+      await svc.suggest({ ...at(a), name: "kind", distribution: { type: "categorical", choices: ["p", "q"] } });
+      await svc.suggest({ ...at(b), name: "kind", distribution: { type: "categorical", choices: ["r"] } });
+      expect(wide.value).toBeGreaterThanOrEqual(500);
+      const report = (t: typeof a, value: number) => svc.report({ ...at(t), step: 1, value, data: { checkpoint: `ck/${t.trial.number}` } });
+      await report(a, 9);
+      const { decision } = await report(b, 0.1); // b, the worse, exploits a
+      expect(decision).toMatchObject({ action: "update", restore: { trial: a.trial.number } });
+      if (decision.action !== "update") throw new Error("no update");
+      expect(decision.params.dyn).toBe(10); // a's value (≥ 500) moved to the nearest of b's 0..10
+      expect(decision.params.kind ?? "r").toBe("r"); // a choice b lacks: b keeps its own (or explores its own)
+      expect(errors).toEqual([]);
+    });
+});
+
+describe("donorParams", () => {
+  it("keeps the recipient's parameters only, each inside its own distribution", () => {
+    const donor = { number: 0, params: { f: 7.5, s: 0.95, i: -3, c: "z", n: "a string", gone: 1 }, systemAttrs: {} } as never;
+    const out = donorParams(donor, 1, {
+      f: { type: "float", low: 0, high: 5 },
+      s: { type: "float", low: 0, high: 1, step: 0.3 },
+      i: { type: "int", low: 0, high: 9, step: 3 },
+      c: { type: "categorical", choices: ["x", "y"] },
+      n: { type: "float", low: 0, high: 1 },
+    });
+    expect(out).toEqual({ f: 5, s: 0.9, i: 0 });
+  });
+});
