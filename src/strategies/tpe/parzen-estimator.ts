@@ -389,24 +389,23 @@ export class ParzenMixture {
       }
       const pairs = this.pairs[j] as KernelPairs;
       const P = pairs.mu.length;
-      const seen: number[] = [];
-      const rows: Float64Array[] = [];
+      // By value, in a map: a search through the values seen so far was O(m²) where the grid has
+      // as many points as candidates (n_ei_candidates 100,000 on an int over ±2^31: 40 s an ask).
+      const rows = new Map<number, Float64Array>();
       for (let c = 0; c < m; c++) {
         const xv = x[c * D + j] as number;
-        let r = seen.indexOf(xv);
-        if (r < 0) {
+        let lm = rows.get(xv);
+        if (lm === undefined) {
           const [lo, hi] = unitCell(dim.d, xv);
-          const lm = new Float64Array(P);
+          lm = new Float64Array(P);
           for (let p = 0; p < P; p++) {
             const mp = pairs.mu[p] as number;
             const sp = pairs.sigma[p] as number;
             lm[p] = logGaussMass((lo - mp) / sp, (hi - mp) / sp);
           }
-          seen.push(xv);
-          rows.push(lm);
-          r = seen.length - 1;
+          rows.set(xv, lm);
         }
-        perCandidate.push(rows[r] as Float64Array);
+        perCandidate.push(lm);
       }
       columns.push(perCandidate);
     }
