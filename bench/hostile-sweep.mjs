@@ -4,7 +4,10 @@
 // the range, 1 and 5,000 choices, mixed-type choices, 0 and 120 parameters, define-by-run with a
 // conditional parameter), extreme results (±1e308, subnormals, -0, all equal, FAIL/PRUNED only, one
 // COMPLETE among FAILs, constraints at 1e308), reports at huge steps, repeated and out of order, 1
-// and 5 objectives, and options at their declared extremes; several trials pending at once.
+// and 5 objectives, and options at their declared extremes; several trials pending at once. With
+// them (hostile-sweep-extras.mjs; --no-extras replays the cases of runs before them): trials
+// enqueued and added (add_trial) at the space's edges with results at the double's ends, and in
+// about one case in 16 leases of 1 s that expire mid-run while other trials report on.
 //
 // Checks every reply: never INTERNAL, never a hang (60 s per request), never a server exit, no
 // error in the server's log (a strategy's invalid proposal that the service replaced, say);
@@ -13,7 +16,7 @@
 // best_trials, param_importances, study_summary, query_trials, a plot) still answers.
 //
 // Usage: node bench/hostile-sweep.mjs [--seed N] [--cases N] [--trials N] [--only STRATEGY]
-//        [--focus pbt,pb2,bohb,asha] [--plots] [--keep] [--verbose] [--server-log FILE]
+//        [--focus pbt,pb2,bohb,asha] [--plots] [--keep] [--verbose] [--server-log FILE] [--no-extras]
 // (--focus sweeps only the named population and multi-fidelity plug-ins, each with options it
 // accepts, so most cases pass create_study and run many asks and reports on the plug-in's own marks
 // with hostile intermediate values, FAIL/PRUNED mid-run and up to 16 pending: hostile-sweep-focus.mjs)
@@ -28,6 +31,7 @@ import { createWriteStream, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CASE_SPACES, SCHEDULERS, STRATEGIES, VALUE_MODES, inSpace, rawReplyClient, seeded } from "./hostile-sweep-cases.mjs";
+import { LEASE_PAUSE_MS, caseExtras, extraTrials } from "./hostile-sweep-extras.mjs";
 import { FOCUS_NAMES, focusCase } from "./hostile-sweep-focus.mjs";
 import { freePort, listening } from "./serve-process.mjs";
 
@@ -44,6 +48,7 @@ for (const f of focus) if (!FOCUS_NAMES.includes(f)) throw new Error(`--focus ta
 const plots = process.argv.includes("--plots");
 const keep = process.argv.includes("--keep");
 const verbose = process.argv.includes("--verbose");
+const extras = !process.argv.includes("--no-extras");
 
 const dir = mkdtempSync(join(tmpdir(), "hostile-sweep-"));
 const port = await freePort();
@@ -152,6 +157,8 @@ async function runCase(k) {
   if (!create?.ok) return;
   tally.created++;
   const stored = create.result.study.space; // normalised (an int high lowered onto its step)
+  const ex = extras ? caseExtras(seed, k) : null;
+  if (ex?.added) await extraTrials(ex, (op, args) => req(ctx, tally, op, args), name, stored, nObj);
   const pendingMax = pick(fc ? [1, 3, 8, 16] : [1, 3, 8]);
   const pending = [];
   let told = 0;
@@ -162,7 +169,7 @@ async function runCase(k) {
   let canAsk = true; // false after a refused ask until the next tell (PBT refuses while every member runs)
   while (told < trials) {
     while (canAsk && pending.length < pendingMax && told + pending.length < trials) {
-      const a = await req(ctx, tally, "ask", { study: name });
+      const a = await req(ctx, tally, "ask", { study: name, ...(ex?.shortLeases && ex.rnd() < 0.5 ? { lease_ttl_s: 1 } : {}) });
       if (!a?.ok) {
         canAsk = false;
         break;
@@ -172,6 +179,10 @@ async function runCase(k) {
       pending.push({ a: a.result, queue: null });
     }
     if (pending.length === 0) break;
+    if (ex?.shortLeases && !ex.paused && told >= ex.pauseAfter) {
+      ex.paused = true; // the short leases expire and are reaped (their retries queued) mid-run
+      await new Promise((r) => setTimeout(r, LEASE_PAUSE_MS));
+    }
     const i = Math.floor(rnd() * pending.length);
     const p = pending[i];
     const a = p.a;
@@ -191,6 +202,7 @@ async function runCase(k) {
       p.queue = vm.reports(rnd, p.v);
     }
     let pruned = false;
+    let lost = false; // a short lease expired: the trial is the reaper's
     // A focused case interleaves its pending trials one report at a time: PBT ranks and exploits
     // members mid-run, and rungs fill from several trials at once.
     for (const [step, value] of fc ? p.queue.splice(0, 1) : p.queue.splice(0)) {
@@ -201,6 +213,10 @@ async function runCase(k) {
             ? { checkpoint: `ck/${a.trial.number}/${step}` } // a donor for PBT's exploit
             : undefined;
       const r = await req(ctx, tally, "report", { ...at, step, value, ...(data ? { data } : {}) });
+      if (r && !r.ok && r.error.code === "LEASE_LOST") {
+        lost = true;
+        break;
+      }
       if (r?.ok) {
         const d = r.result.decision;
         tally.reports++;
@@ -212,10 +228,9 @@ async function runCase(k) {
         }
       }
     }
-    if (!pruned && p.queue.length > 0) continue;
+    if (!pruned && !lost && p.queue.length > 0) continue;
     pending.splice(i, 1);
-    const outcome = pruned ? { state: "PRUNED" } : vm.tell(rnd, p.v, told, nObj);
-    await req(ctx, tally, "tell", { ...at, ...outcome });
+    if (!lost) await req(ctx, tally, "tell", { ...at, ...(pruned ? { state: "PRUNED" } : vm.tell(rnd, p.v, told, nObj)) });
     told++;
     canAsk = true;
   }
