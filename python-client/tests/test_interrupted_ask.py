@@ -24,13 +24,16 @@ from conftest import HELLO_RESULT, FakeServer, ServerProcess, err, ok
 
 HANG = 60.0  # only catches a hang
 
+# Python's Ctrl-C handler for every test, the scripts' subprocesses included: a handled SIGINT is
+# reset to the default at exec, where the script's Python puts its own back (an ignored one stays ignored).
+pytestmark = pytest.mark.usefixtures("ctrl_c_raises")
+
 INTERRUPTED_ASK = """
     import faulthandler, os, signal, sys, threading, time
     import tuneport as tp
     from tuneport import _trial
     _trial.INTERRUPTED_WAIT_S = 30.0  # the paused server's answer is not raced against the usual second
     faulthandler.dump_traceback_later(60, exit=True)
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # a background job's SIGINT is ignored otherwise
     endpoint, name, server_pid = sys.argv[1], sys.argv[2], int(sys.argv[3])
     client = tp.connect(endpoint, timeout=20.0)
     study = client.create_study(name)
@@ -93,7 +96,6 @@ INTERRUPTED_SUGGEST = """
     from tuneport import _trial
     _trial.INTERRUPTED_WAIT_S = 30.0  # the paused server's answer is not raced against the usual second
     faulthandler.dump_traceback_later(60, exit=True)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
     endpoint, name, server_pid = sys.argv[1], sys.argv[2], int(sys.argv[3])
     client = tp.connect(endpoint, timeout=20.0)
     study = client.create_study(name)
@@ -166,14 +168,8 @@ def test_an_older_server_gets_no_plain_fail_for_a_trial_ask_never_returned(clien
             study.ask(fixed_distributions={"y": tp.Float(5, 6)})
         assert old._trials == {}  # not renewed: its lease runs out
         interrupt["on"] = True
-        # A shell that starts a job in the background (make test under nohup, a CI runner) leaves
-        # SIGINT ignored: the Ctrl-C must raise here whatever started the test.
-        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-        try:
-            with pytest.raises(KeyboardInterrupt):
-                study.ask()
-        finally:
-            signal.signal(signal.SIGINT, previous)
+        with pytest.raises(KeyboardInterrupt):
+            study.ask()
         ops = [m["op"] for m in fake.received]
     assert ops == ["get_study", "ask", "suggest", "ask"], ops
 
@@ -219,13 +215,8 @@ def test_the_log_after_ctrl_c_during_ask_says_what_happened(
     hello = {**HELLO_RESULT, "envelope": ["attempt"], "optional_args": ["tell.interrupted"]}
     with FakeServer(handler, hello=hello) as fake, tp.connect(fake.endpoint, timeout=5.0, heartbeat=False) as c:
         study = c.load_study(name)
-        # A shell that starts a job in the background (make test under nohup) leaves SIGINT ignored.
-        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-        try:
-            with caplog.at_level(logging.INFO, logger="tuneport"), pytest.raises(KeyboardInterrupt):
-                study.ask()
-        finally:
-            signal.signal(signal.SIGINT, previous)
+        with caplog.at_level(logging.INFO, logger="tuneport"), pytest.raises(KeyboardInterrupt):
+            study.ask()
         ops = [m["op"] for m in fake.received]
     said = [(r.levelname, r.getMessage()) for r in caplog.records if "Ctrl-C during ask" in r.getMessage()]
     assert len(said) == 1 and said[0][0] == level and expected in said[0][1], said
