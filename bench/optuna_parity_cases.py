@@ -454,11 +454,22 @@ def case_values_and_arguments(s: Side) -> Obs:
     out["multi.metric_names"] = multi.metric_names
     import optuna
 
-    for label, given in (("numeric_string", "1.5"), ("numpy_array_1", __import__("numpy").array([1.0]))):
-        st = s.study()
+    np = __import__("numpy")
+    one, two = ["minimize"], ["minimize", "maximize"]
+    for label, given, directions in (("numeric_string", "1.5", one), ("numpy_array_1", np.array([1.0]), one),
+                                     ("numpy_0d", np.array(1.0), one), ("numpy_array_2_multi", np.array([1.0, 2.0]), two),
+                                     ("numpy_array_1_multi", np.array([1.0]), two), ("numpy_2d", np.array([[1.0]]), one)):
+        st = s.study(directions=directions)
         t = st.ask()
-        out[f"value.tell_{label}"] = outcome(lambda: st.tell(t, given).state.name)
-        st = s.study()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out[f"value.tell_{label}"] = outcome(lambda: st.tell(t, given).state.name)
+            t = st.ask()
+            out[f"value.tell_values_{label}"] = outcome(lambda: st.tell(t, values=given).state.name)
+            t = st.ask()
+            out[f"value.tell_complete_{label}"] = (outcome(lambda: st.tell(t, given, state=TS.COMPLETE).state.name),
+                                                   st.trials[-1].state.name)
+        st = s.study(directions=directions)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             res = outcome(lambda: st.optimize(lambda t: given, n_trials=1))

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -89,6 +90,37 @@ def test_a_numeric_string_fails_a_told_trial_as_it_fails_an_optimized_one(server
     assert study.trials[1].state == "RUNNING"
     study.tell(trial, [2.0])
     assert study.trials[1].value == 2.0
+
+
+@pytest.mark.parametrize("directions", [["minimize"], ["minimize", "maximize"]], ids=["one", "two"])
+def test_a_numpy_array_fails_a_told_trial_as_it_fails_an_optimized_one(server: ServerProcess, directions: list[Any]) -> None:
+    """``study.tell(trial, np.array([x]))`` completed the trial with x (and an array of two values a
+    two-objective one) while ``optimize`` failed an objective returning the one-element array. Optuna
+    5.0 reads only a list or tuple as one value per objective: a numpy array is one value, which
+    ``float()`` refuses (numpy 2), so both its paths fail the trial with its warning, for one objective
+    or several. Now tuneport's do so too; a 0-d array is a number in both."""
+    np = pytest.importorskip("numpy")
+    study = tp.create_study(study_name=f"np-{uuid.uuid4().hex[:8]}", storage=server.endpoint, directions=directions)
+    given = np.array([1.0] * len(directions))
+    trial = study.ask()
+    with pytest.warns(UserWarning, match="could not be cast to float"):
+        told = study.tell(trial, given)
+    assert told.state == "FAIL" and told.values is None, told
+    trial = study.ask()
+    with pytest.warns(UserWarning, match="could not be cast to float"):
+        told = study.tell(trial, values=given)  # Optuna's keyword
+    assert told.state == "FAIL", told
+    trial = study.ask()
+    with pytest.raises(tp.InvalidArgumentError, match="could not be cast"):
+        study.tell(trial, given, state="COMPLETE")  # Optuna's ValueError; the trial stays RUNNING
+    assert study.trials[-1].state == "RUNNING"
+    study.tell(trial, [1.0] * len(directions))
+    study.optimize(lambda t: given, n_trials=1)
+    assert [t.state for t in study.trials] == ["FAIL", "FAIL", "COMPLETE", "FAIL"]
+    if len(directions) == 1:
+        study.optimize(lambda t: np.array(2.0), n_trials=1)  # 0-d: a number
+        assert study.trials[-1].state == "COMPLETE" and study.trials[-1].value == 2.0
+        assert study.tell(study.ask(), np.array(3.0)).value == 3.0
 
 
 def test_an_enqueued_trials_params_follow_the_order_it_suggested_them(server: ServerProcess) -> None:

@@ -311,13 +311,15 @@ def _log_failed(trial: Trial, why: str, value: Any, err: BaseException | None = 
 
 def _as_values(value: Any, n_objectives: int) -> list[float] | None:
     """The objective's return as one finite float per objective, or None (the trial fails). As in
-    Optuna, one objective may return a one-element list or tuple, and a bool counts as 0 or 1."""
+    Optuna, one objective may return a one-element list or tuple, and a bool counts as 0 or 1; only
+    a list or tuple holds one value per objective: a numpy array is one value, which ``float()`` casts
+    (0-d) or refuses (``_study._told_items``)."""
     if n_objectives == 1:
         if isinstance(value, (list, tuple)) and len(value) == 1:
             value = value[0]
         number = _as_float(value)
         return [number] if number is not None and math.isfinite(number) else None
-    if not isinstance(value, (list, tuple)) and getattr(value, "ndim", 0) < 1:
+    if not isinstance(value, (list, tuple)):
         return None
     out = [_as_float(v) for v in value]
     if len(out) != n_objectives or any(v is None or not math.isfinite(v) for v in out):

@@ -529,7 +529,7 @@ class Study:
         if values is not None:
             if value is not None:
                 raise InvalidArgumentError("give value or values, not both")
-            value = list(values) if isinstance(values, Iterable) and not isinstance(values, (str, bytes)) else values
+            value = values  # read as Optuna reads it (``_told_items``)
         number = _trial_number(trial)
         t = trial if isinstance(trial, Trial) else self.client._open_trial(self.name, number)
         if skip_if_finished and (t is None or t.finished):
@@ -594,8 +594,8 @@ class Study:
                     log.warning("Trial %d failed, because the value %r is not finite.", t.number, value)
                 t.fail(f"the value {value!r} is not finite", user_attrs=user_attrs)
         elif final == "PRUNED":
-            if isinstance(value, (list, tuple)) or getattr(value, "ndim", 0) >= 1:
-                told = list(cast(Any, value))  # ``values=[v]``, as a COMPLETE tell takes it, is the number v
+            if isinstance(value, (list, tuple)):
+                told = list(value)  # ``values=[v]``, as a COMPLETE tell takes it, is the number v
                 if len(told) != 1:
                     raise InvalidArgumentError(
                         f"a PRUNED trial records at most one number (the value it was pruned at), not {len(told)} values: {told!r}"
@@ -1256,12 +1256,20 @@ def _trial_number(trial: Any) -> int:
     raise TypeError(f"Trial must be a trial object or trial number (got {type(trial).__name__}: {trial!r:.80}).")
 
 
+def _told_items(value: Any) -> list[Any]:
+    """The values a told ``value`` holds, read as Optuna 5.0 reads a tell's or an objective's return:
+    a list or tuple holds one per objective; anything else is one value, a numpy array too (it is not a
+    ``Sequence``), which ``float()`` then casts or refuses (numpy 2 refuses an array of one element or
+    more: the trial fails "could not be cast to float", in ``tell`` as in ``optimize``)."""
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
 def _uncastable(value: Any) -> str | None:
     """Optuna's words for the items of ``value`` (a number or a sequence of them) that cannot be
     cast to float, or None when all can (ints of any size within the float range, bools, numpy
     scalars: they are told as floats). A string is not a number even when ``float`` parses it
     ("1.5"), as ``optimize`` counts an objective's return (Optuna 5.0 fails on one, in both)."""
-    items = list(value) if isinstance(value, (list, tuple)) or getattr(value, "ndim", 0) >= 1 else [value]
+    items = _told_items(value)
     bad = []
     for v in items:
         try:
@@ -1282,7 +1290,7 @@ def _unusable_value(value: Any, objectives: int) -> str | None:
     uncast = _uncastable(value)
     if uncast is not None:
         return uncast
-    items = list(value) if isinstance(value, (list, tuple)) or getattr(value, "ndim", 0) >= 1 else [value]
+    items = _told_items(value)
     if len(items) != objectives:
         return f"The number of the values {len(items)} did not match the number of the objectives {objectives}"
     return None
@@ -1290,7 +1298,7 @@ def _unusable_value(value: Any, objectives: int) -> str | None:
 
 def _nan_message(value: Any) -> str | None:
     """Optuna's words for the NaNs in ``value`` (a number or a sequence of them), or None without one."""
-    items = value if isinstance(value, (list, tuple)) or getattr(value, "ndim", 0) >= 1 else [value]
+    items = _told_items(value)
     try:
         nans = [float(v) for v in items if math.isnan(float(v))]
     except (TypeError, ValueError, OverflowError):
@@ -1300,7 +1308,7 @@ def _nan_message(value: Any) -> str | None:
 
 def _non_finite(value: Any) -> bool:
     """True when ``value`` (a number or a sequence of them) holds a NaN or an infinity."""
-    items = value if isinstance(value, (list, tuple)) or getattr(value, "ndim", 0) >= 1 else [value]
+    items = _told_items(value)
     try:
         return any(not math.isfinite(float(v)) for v in items)
     except (TypeError, ValueError, OverflowError):
