@@ -4,9 +4,10 @@ outage (the server killed) or a server that does not answer (stopped with SIGSTO
 close closed the client's channel under the channel's lock, which the request holds for its whole
 wait: close (and the exit's close of every client) waited for that request, up to its outage
 budget (for ever with ``outage_budget_s=math.inf``) or ``(1 + retries) x timeout``, well past the
-``timeout`` it promises. Now close does not wait for it: the request ends with ClientClosedError at
-its next look at the socket (within a second) and closes the sockets as it ends; the ZeroMQ context
-is terminated by whichever lets go of it last.
+``timeout`` it promises. Now close does not wait for it: the request is given until close's deadline
+(``timeout`` from the start of close) to be answered, then ends with ClientClosedError and closes the
+sockets as it ends; the ZeroMQ context is terminated by whichever lets go of it last. So is the
+background thread's report in flight at that deadline: dropped, and named.
 
 Real ``tuneport serve``; the 60 s joins only catch a hang."""
 
@@ -20,10 +21,27 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import zmq
 
 import tuneport as tp
 from conftest import ServerProcess, in_thread, until
 from tuneport._failover import FailoverChannel
+
+
+def _waiting_validation(client: tp.Client, out: dict[str, Any]) -> threading.Thread:
+    """Another thread's call (a validation thread's), started and waiting for the server: what it
+    returns or raises goes in ``out["outcome"]``."""
+
+    def validation() -> None:
+        try:
+            out["outcome"] = client.list_studies()
+        except BaseException as err:  # noqa: BLE001 - recorded for the assertions
+            out["outcome"] = err
+
+    other = threading.Thread(target=validation, daemon=True)
+    other.start()
+    until(lambda: in_thread(other, "poll") or not other.is_alive(), "the other thread's request waits for the server")
+    return other
 
 
 @pytest.mark.parametrize("server_is", ["killed", "stopped"])
@@ -42,15 +60,7 @@ def test_close_does_not_wait_for_another_threads_request(tmp_path: Path, server_
             srv.proc.send_signal(signal.SIGSTOP)
             stopped = True
 
-        def validation() -> None:
-            try:
-                out["outcome"] = client.list_studies()
-            except BaseException as err:  # noqa: BLE001 - recorded for the assertions
-                out["outcome"] = err
-
-        other = threading.Thread(target=validation, daemon=True)
-        other.start()
-        until(lambda: in_thread(other, "poll") or not other.is_alive(), "the other thread's request waits for the server")
+        other = _waiting_validation(client, out)
         closer = threading.Thread(target=client.close, daemon=True)
         closer.start()
         closer.join(60)
@@ -158,7 +168,79 @@ def test_a_with_block_ended_by_close_does_not_wait_for_its_report_in_flight(
     finally:
         client.close()
         srv.kill()
-        # The report in flight is answered by a server back at its address: the thread ends.
-        back = ServerProcess(tmp_path / "t.db", port=srv.port).start()
-        until(lambda: not background._thread.is_alive(), "the background thread ends once answered")  # noqa: SLF001
-        back.kill()
+        # The report in flight was dropped at close's deadline: the thread ends, the server still away.
+        until(lambda: not background._thread.is_alive(), "the background thread ends")  # noqa: SLF001
+
+
+def test_a_report_in_flight_at_closes_deadline_is_dropped_and_named_and_the_context_terminated(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The background thread's non-blocking report in flight when close's deadline came went on
+    after close, up to its outage budget: with ``outage_budget_s=math.inf`` for ever (a daemon thread
+    on a ZeroMQ context never terminated), and close's warning said so. Now it gets close's deadline
+    (``timeout``), then is dropped: the warning names it as dropped, the thread ends and the context
+    is terminated, the server still away."""
+    srv = ServerProcess(tmp_path / "t.db").start()
+    client = tp.connect(srv.endpoint, heartbeat=False, timeout=1, retries=0, outage_budget_s=math.inf)
+    background = client._background  # noqa: SLF001
+    assert background is not None
+    try:
+        trial = client.create_study("s").ask()
+        srv.kill()
+        trial.report(1.0, 1, wait=False)
+        until(lambda: background._sending is not None and in_thread(background._thread, "poll"), "step 1 is in flight")  # noqa: SLF001
+        with caplog.at_level(logging.WARNING, logger="tuneport"):
+            client.close()
+        background._thread.join(60)  # noqa: SLF001
+        assert not background._thread.is_alive(), "the report in flight went on after close"  # noqa: SLF001
+        until(lambda: client._context.closed, "the ZeroMQ context is terminated")  # noqa: SLF001
+        named = [r.getMessage() for r in caplog.records if "still in flight" in r.getMessage()]
+        assert len(named) == 1 and "steps 1" in named[0] and "dropped" in named[0], caplog.text
+    finally:
+        client.close()
+        srv.kill()
+
+
+def test_another_threads_request_is_given_until_closes_deadline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A request under way in another thread got 0 to 1 s after close (the rest of its wait on the
+    socket, CLOSED_LOOK_S) whatever close's deadline: a server answering 2 s later, well within the
+    client's ``timeout``, was never heard. Now it is given until close's deadline (``timeout`` from
+    the start of close), as the queued reports are; close still does not wait for it. The server is
+    stopped (SIGSTOP) and let go once the request waited on its socket twice after close returned,
+    each wait at most CLOSED_LOOK_S: it is answered."""
+    srv = ServerProcess(tmp_path / "t.db").start()
+    assert srv.proc is not None
+    client = tp.connect(srv.endpoint, heartbeat=False, timeout=60, retries=0)
+    polls: dict[int, int] = {}
+    poll = zmq.Poller.poll
+
+    def counted(self: zmq.Poller, timeout: int | None = None) -> Any:
+        ident = threading.get_ident()
+        polls[ident] = polls.get(ident, 0) + 1
+        return poll(self, timeout)
+
+    monkeypatch.setattr(zmq.Poller, "poll", counted)
+    out: dict[str, Any] = {}
+    stopped = False
+    try:
+        client.create_study("s")
+        srv.proc.send_signal(signal.SIGSTOP)
+        stopped = True
+
+        other = _waiting_validation(client, out)
+        client.close()
+        assert client.closed
+        assert other.ident is not None
+        seen = polls.get(other.ident, 0)
+        until(lambda: polls.get(other.ident or 0, 0) >= seen + 2 or not other.is_alive(), "the request waited twice after close")
+        srv.proc.send_signal(signal.SIGCONT)
+        stopped = False
+        other.join(60)
+        assert not other.is_alive()
+        assert isinstance(out.get("outcome"), list) and [s.name for s in out["outcome"]] == ["s"], out
+        until(lambda: client._context.closed, "the ZeroMQ context is terminated once the request let go of it")  # noqa: SLF001
+    finally:
+        if stopped:
+            srv.proc.send_signal(signal.SIGCONT)
+        client.close()
+        srv.kill()

@@ -92,7 +92,9 @@ def test_close_from_the_background_thread_neither_waits_for_itself_nor_raises(tm
 def test_close_from_the_background_thread_while_another_thread_closes_returns_at_once(
     server: ServerProcess, name: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    client = tp.connect(server.endpoint, heartbeat=False, timeout=TIMEOUT_S, retries=0)
+    # A deadline that a loaded machine's answer to step 1 meets: the report in flight at close's
+    # deadline is dropped (named "still in flight"), and it is not what this test is about.
+    client = tp.connect(server.endpoint, heartbeat=False, timeout=10 * TIMEOUT_S, retries=0)
     send = _client._Background._send_report  # noqa: SLF001
     errors: list[BaseException] = []
 
@@ -184,7 +186,9 @@ def test_a_close_interrupted_in_its_wait_leaves_a_second_close_nothing_to_wait_f
         until(lambda: not background._thread.is_alive(), "the background thread ended")  # noqa: SLF001
         with tp.connect(server.endpoint, heartbeat=False) as other:
             stored = dict(other.load_study(name).trial(trial.number).intermediate_values)
-        assert stored == {1: 1.0}  # the one in flight sent once; the queued one never
+        # Neither: the one in flight (not sent yet, held above) was cut by the interrupted close at
+        # once, where it went on after close (and was sent once let go); the queued one never.
+        assert stored == {}
     finally:
         let_go.set()
         client.close()

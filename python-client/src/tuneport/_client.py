@@ -254,6 +254,7 @@ class Client:
                 op,
                 storage_s=0.0 if hurry else budget,  # a full disk is waited out like a lost connection
                 outage=self._storage,
+                sleep=chan.sleep,  # a close's deadline ends the backoff too
             )
         except MessageTooLargeError as err:
             self._refusal_names_limit(err.data, "max_message_bytes")
@@ -502,14 +503,18 @@ class Client:
         while that call runs) are queued first, once that call ends; those it does not end in time
         for, those the queue has no room for by the deadline, and the queued ones not sent by then,
         are dropped with a warning naming their trial and steps. A report made while it closes is
-        sent, named so, or refused with ClientClosedError. Open trials are not told: their leases
-        run out on the server. A request under way in another thread (waiting out an outage, or for
-        a server that does not answer) is not waited for: it raises ClientClosedError at its next
-        look at its socket (within a second); close waited for it, up to its outage budget (for
-        ever with an infinite one), and so did the exit's close of every client. A call that waits
-        for its trial's non-blocking reports (a tell, a blocking report) stops waiting once the client
-        is closed and raises ClientClosedError, the report in flight left to the background thread.
-        Idempotent: called by another thread while one closes, it waits for that one and returns.
+        sent, named so, or refused with ClientClosedError. The report in flight when the deadline
+        comes (the server away, or silent) is dropped then, named in the warning, and the thread
+        ends; it went on up to its outage budget (for ever with an infinite one, and the ZeroMQ
+        context with it). Open trials are not told: their leases run out on the server. A request
+        under way in another thread (waiting out an outage, or for a server that does not answer)
+        is given the same deadline to be answered, not waited for: it raises ClientClosedError then
+        (it got the rest of a one-second wait on its socket, whatever the deadline); close waited
+        for it, up to its outage budget, and so did the exit's close of every client. A call that
+        waits for its trial's non-blocking reports (a tell, a blocking report) stops waiting once the
+        client is closed and raises ClientClosedError. With no deadline (after an interrupted close,
+        or on the background thread) each of these ends at once. Idempotent: called by another
+        thread while one closes, it waits for that one and returns.
 
         Called from the client's background thread itself (a logging handler that one of its warnings
         runs, a callback it calls), it waits for nothing: the reports still queued are named as not
@@ -564,6 +569,8 @@ class Client:
         # After an interrupted close (Ctrl-C), or on the background thread, it waits for nothing.
         hurry = self._close_interrupted or (background is not None and background.on_thread())
         deadline = time.monotonic() + (0.0 if hurry else self._channel.timeout)
+        # A request under way in another thread gets until the deadline to be answered, as the queue does.
+        self._channel.stop_at(deadline)
         try:
             if background is not None:
                 background.closing(deadline)
@@ -575,6 +582,7 @@ class Client:
             ended = background.stop(deadline) if background is not None else True
         except BaseException:
             self._close_interrupted = True
+            self._channel.stop_at(None)  # the client stays open: its requests are not cut later (the next close cuts them at once)
             raise
         self._closed = True
         for trial in self.open_trials():
@@ -661,6 +669,10 @@ REPORT_LINGER_S = 0.5
 STOP_GRACE_S = 0.1
 
 
+class _CutAtClose(Exception):
+    """A report in flight that ``_Background.stop`` ended at close's deadline, unanswered."""
+
+
 def _named(jobs: Sequence[_PendingReport]) -> str:
     """The trials and steps of ``jobs``, for a warning: "trial 3 of 's': steps 4, 5"."""
     steps: dict[tuple[str, int], list[str]] = {}
@@ -710,6 +722,10 @@ class _Background:
         self._closing_until: float | None = None
         """``close``'s deadline (monotonic) while it queues the reports put aside: how long a report
         waits for room at most (``closing``)."""
+        self._channel: FailoverChannel | None = None
+        """The thread's own channel, once it made it (``_run``)."""
+        self._cut_at: float | None = None
+        """When ``stop`` ends the thread's request under way (close's deadline, then at once)."""
 
     def start(self) -> None:
         with self._cond:
@@ -837,6 +853,9 @@ class _Background:
         own = self.on_thread()
         drained, interrupted = True, True
         again, sending, unsent, flying = True, None, [], None
+        # The report in flight gets until the deadline, then is dropped (``_run``): it went on up to
+        # its outage budget, for ever with an infinite one, and the ZeroMQ context with it.
+        self._cut(time.monotonic() if deadline is None or own else deadline)
         try:
             with self._cond:
                 again = self._stop.is_set()  # stopped already (an interrupted close): its reports were named then
@@ -858,6 +877,7 @@ class _Background:
                     unsent = [job for job in self._queue if job is not sending and not job.abandoned and job.seq > dropped]
                     flying = sending if sending is not None and sending.seq > dropped else None  # given up on: not in flight
         finally:
+            self._cut(time.monotonic())  # what is still under way ends now (a heartbeat; a report after Ctrl-C)
             if not again:
                 self._warn_unsent(unsent, flying, in_flight=interrupted or not drained)
         if self._started and not own:
@@ -876,7 +896,19 @@ class _Background:
         if unsent:
             log.warning("client closed with %d non-blocking report(s) not sent (%s)", len(unsent), _named(unsent))
         if in_flight and sending is not None and not sending.abandoned:
-            log.warning("client closed with a non-blocking report still in flight (%s): the background thread goes on with it", _named([sending]))
+            log.warning(
+                "client closed with a non-blocking report still in flight (%s): dropped at close's deadline, unanswered "
+                "(the server may have stored it or not)",
+                _named([sending]),
+            )
+
+    def _cut(self, at: float) -> None:
+        """The thread's requests under way end at ``at`` (monotonic) with ClientClosedError."""
+        with self._cond:
+            self._cut_at = at
+            channel = self._channel
+        if channel is not None:
+            channel.stop_at(at)
 
     def term_context_when_done(self) -> bool:
         """The client closed while the thread is still in a request: the thread lets go of the
@@ -907,6 +939,10 @@ class _Background:
             failover_s=client._channel.failover_s,
             outage_budget_s=client._channel.outage_budget_s,
         )
+        with self._cond:
+            self._channel = channel
+            if self._cut_at is not None:
+                channel.stop_at(self._cut_at)  # ``stop`` came first
         last = time.monotonic()
         active_until = 0.0  # poll the queue until then (a report was sent recently)
         try:
@@ -935,7 +971,13 @@ class _Background:
                         if self._stop.is_set():
                             break  # ``stop`` named it among those not sent: not sent after all
                         self._sending = job
-                    self._send_report(channel, job)
+                    try:
+                        self._send_report(channel, job)
+                    except _CutAtClose:
+                        # Left in flight for ``stop``, which names it dropped (at the same deadline).
+                        with self._cond:
+                            self._cond.wait_for(self._stop.is_set)
+                        break
                     active_until = time.monotonic() + REPORT_LINGER_S
                     with self._cond:
                         self._sending = None
@@ -957,7 +999,8 @@ class _Background:
 
     def _send_report(self, channel: FailoverChannel, job: _PendingReport) -> None:
         """Sends one queued report (resends carry the same request id: applied once) and hands
-        its decision or error to the trial, which delivers it at its next report/should_prune()."""
+        its decision or error to the trial, which delivers it at its next report/should_prune().
+        @raises _CutAtClose when ``stop`` cut it at close's deadline, unanswered (nothing delivered)."""
         client = self._client
         if job.abandoned:
             return
@@ -971,6 +1014,8 @@ class _Background:
                 )
             result = client._request(job.message, channel=channel)
         except TuneportError as err:
+            if isinstance(err, ClientClosedError) and self._cut_at is not None:
+                raise _CutAtClose from err
             if not job.abandoned:
                 job.trial._deliver_error(err, step=job.message.get("step"))
             full = isinstance(err, UnavailableError) and err.reason == "storage_full"
@@ -1006,6 +1051,8 @@ class _Background:
             )
             result = parse_reply(reply)
         except TuneportError as err:
+            if isinstance(err, ClientClosedError):
+                return  # stopped by close (``stop``): the thread ends
             if isinstance(err, UnavailableError) and err.reason == "storage_full":
                 # Not a lost lease: the server gives running leases back the time its disk was full
                 # (docs/DURABILITY.md). Announced once per outage, by whichever request met it first.

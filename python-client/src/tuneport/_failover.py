@@ -27,7 +27,7 @@ from typing import Any
 import zmq
 
 from ._errors import ClientClosedError, TimeoutError
-from ._protocol import DEFAULT_OUTAGE_BUDGET_S, GAVE_UP_GRACE_S, Channel, CurveKeys, check_endpoint, encode
+from ._protocol import CLOSED_LOOK_S, DEFAULT_OUTAGE_BUDGET_S, GAVE_UP_GRACE_S, Channel, CurveKeys, check_endpoint, encode
 
 log = logging.getLogger("tuneport")
 
@@ -238,6 +238,7 @@ class FailoverChannel:
         or leaves them (and ``_when_closed``) to the request under way, which closes them as it ends."""
         self._when_closed: Callable[[], None] | None = None
         """``close``'s callback, when a request under way closes the sockets: called once they are."""
+        self._stop_at: float | None = None  # ``stop_at``'s (close's deadline)
 
     def _channel(self, endpoint: str, timeout: float) -> Channel:
         ch = self._channels.get(endpoint)
@@ -245,7 +246,8 @@ class FailoverChannel:
             ch = self._channels[endpoint] = Channel(
                 self._context, endpoint, timeout=timeout, retries=0, curve=self._curve, outage_budget_s=self.outage_budget_s
             )
-            if self._closed:
+            ch.stop_at(self._stop_at)
+            if self._closed and self._stop_at is None:
                 ch.stop()  # made just after ``close`` stopped the others
         return ch
 
@@ -279,6 +281,8 @@ class FailoverChannel:
         made = time.monotonic()  # before its turn: the threads of optimize(n_jobs) share this channel
         self._take_turn(message, made, handshake_wait is None, turn_s)
         try:
+            if self._closed:
+                raise ClientClosedError("the client is closed")  # its turn came after close: not sent
             if handshake_wait is not None and len(self.endpoints.all) > 1:
                 return self._first_contact(message, wait, self.outage_budget_s if outage_budget_s is None else outage_budget_s, payload)
             started = time.monotonic()
@@ -302,7 +306,7 @@ class FailoverChannel:
             delay = 0.05
             told = False  # logged that the study has no live owner (once a request)
             while True:
-                if self._closed:
+                if self._stopped():
                     raise ClientClosedError("the client is closed")
                 endpoint = self.endpoints.pick(looked)
                 if len(self.endpoints.all) == 1:
@@ -348,7 +352,7 @@ class FailoverChannel:
                         if time.monotonic() - started + pause <= window:
                             _log_changing_hands(message, moved, pause, told)
                             told = True
-                            time.sleep(pause)
+                            self.sleep(pause)
                             delay = min(delay * 2, 1.0)
                             continue
                     return reply
@@ -411,11 +415,32 @@ class FailoverChannel:
                 if target == "":
                     _log_changing_hands(message, moved, pause, told)
                     told = True
-                time.sleep(pause)
+                self.sleep(pause)
                 delay = min(delay * 2, 1.0)
                 hops = 0
         finally:
             self._let_go()
+
+    def _stopped(self) -> bool:
+        """A request under way ends: closed without a stop time, or its stop time (``stop_at``) came."""
+        return self._closed if self._stop_at is None else time.monotonic() >= self._stop_at
+
+    def sleep(self, seconds: float) -> None:
+        """A backoff between a request's sends, ending at the stop time. @raises ClientClosedError once stopped."""
+        until = time.monotonic() + seconds
+        while not self._stopped():
+            now = time.monotonic()
+            if now >= until:
+                return
+            time.sleep(max(0.0, min(until - now, CLOSED_LOOK_S, math.inf if self._stop_at is None else self._stop_at - now)))
+        raise ClientClosedError("the client was closed while this request waited to be sent again")
+
+    def stop_at(self, at: float | None) -> None:
+        """Requests under way raise ClientClosedError at ``at`` (close's deadline); None takes it back."""
+        with self._handoff:
+            self._stop_at = at
+            for ch in list(self._channels.values()):
+                ch.stop_at(at)
 
     def _let_go(self) -> None:
         """Ends a request's turn (``_lock``); once the channel is closed (``close`` did not wait for
@@ -546,17 +571,17 @@ class FailoverChannel:
 
     def close(self, when_closed: Callable[[], None] | None = None) -> bool:
         """Closes every socket (LINGER 0); later requests raise ClientClosedError. A request under way
-        in another thread (waiting out an outage, or for a silent server) is not waited for: it
-        raises ClientClosedError at its next look at its socket (``Channel.stop``, within a second)
-        and closes the sockets as it ends, then calls ``when_closed``; False then. True when the
-        sockets are closed on return (``when_closed`` is not called). close waited for that
-        request under this lock: up to its outage budget, for ever with an infinite one."""
+        in another thread (waiting out an outage, or for a silent server) is not waited for: at the
+        stop time (``stop_at``, close's deadline; without one, at its next look at its socket) it raises
+        ClientClosedError, closes the sockets as it ends, then calls ``when_closed``; False then. True
+        when the sockets are closed on return (``when_closed`` is not called)."""
         with self._handoff:
             self._closed = True
             if not self._lock.acquire(blocking=False):
                 self._when_closed = when_closed
-                for ch in list(self._channels.values()):
-                    ch.stop()
+                if self._stop_at is None:
+                    for ch in list(self._channels.values()):
+                        ch.stop()
                 return False
             try:
                 self._close_sockets()

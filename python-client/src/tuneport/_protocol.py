@@ -250,7 +250,8 @@ LIVENESS_LOOK_S = 1.0
 STALL_S = 1.0
 
 #: The longest a request waits on its socket at a time (the loop looks again): how soon a request
-#: under way in another thread sees that ``client.close()`` closed the client (``Channel.stop``).
+#: under way in another thread sees a stop that ``client.close()`` made after the wait began
+#: (``Channel.stop``); a stop time known before it (close's deadline) ends the wait then.
 CLOSED_LOOK_S = 1.0
 
 #: How long a request over a limit the client knows (``limits``, from ``hello``) waits for a
@@ -469,6 +470,8 @@ class Channel:
         self._monitor: zmq.Socket[bytes] | None = None
         self._poller = zmq.Poller()
         self._closed = False
+        self._stop_at: float | None = None
+        """When a request under way is stopped (``stop``: close's deadline, monotonic); None: not."""
         self._curve = curve
         self._connected = False
         self._ever_connected = False
@@ -666,7 +669,7 @@ class Channel:
             # lost connection is told, so that a wrong address does not wait out the budget in silence.
             to_tell = handshake_wait is not None and not self._ever_connected and budget > wait
             while True:
-                if self._closed:
+                if self._stopped(time.monotonic()):
                     raise ClientClosedError("the client is closed")
                 sock = self._socket if self._socket is not None else self._open()
                 # A resend after a silent attempt asks the server's hello beside it (LIVENESS_LOOK_S):
@@ -727,7 +730,9 @@ class Channel:
                     # without waiting: a reply that arrived while this thread was not running (another
                     # thread held the GIL, a long C call) waits in the socket, and was dropped with it
                     # as silence (tests/test_blocked_caller.py); only an empty socket is silence.
-                    asked = max(0, math.ceil(min(remaining, CLOSED_LOOK_S) * 1000))
+                    # A stop time (close's deadline) ends the wait then, not at the slice's end.
+                    stop_in = math.inf if self._stop_at is None else self._stop_at - now
+                    asked = max(0, math.ceil(min(remaining, CLOSED_LOOK_S, stop_in) * 1000))
                     ready = dict(self._poller.poll(asked))
                     polled, now = now, time.monotonic()
                     late = now - polled - asked / 1000 > STALL_S
@@ -777,9 +782,10 @@ class Channel:
                         if probe is not None and rid == probe["id"]:
                             alive = True  # the server answers: this request is slow, not lost
                         continue  # a late reply to an earlier request on this socket: not ours
-                    if self._closed:
-                        # Closed by another thread (``stop``) while this request waited: it ends here,
-                        # and its socket with it (this thread's to close).
+                    if self._stopped(now):
+                        # Closed by another thread (``stop``) while this request waited, and its
+                        # grace (close's deadline) spent: it ends here, and its socket with it
+                        # (this thread's to close).
                         self._drop_socket()
                         raise ClientClosedError("the client was closed while this request waited for its reply")
                     if self._connected:
@@ -889,8 +895,20 @@ class Channel:
     def stop(self) -> None:
         """Marks the channel closed without waiting for a request under way in another thread (which
         holds the socket: only it may close it): that request raises ClientClosedError at its next
-        look at the socket (within CLOSED_LOOK_S) and closes the socket; later ones raise it at once."""
+        look at the socket (within CLOSED_LOOK_S, or at the stop time ``stop_at`` gave it) and closes
+        the socket; later ones raise it at once."""
         self._closed = True
+
+    def stop_at(self, at: float | None) -> None:
+        """A stop time (monotonic: close's deadline) for the requests under way: one still waiting
+        then raises ClientClosedError, and so does one that starts after it. A stop time known while
+        a request waits ends its wait then; one set during a wait is seen at its next look (within
+        CLOSED_LOOK_S). None takes it back (a close interrupted: the client stays open)."""
+        self._stop_at = at
+
+    def _stopped(self, now: float) -> bool:
+        """Closed, or its stop time (``stop``) came."""
+        return self._closed or (self._stop_at is not None and now >= self._stop_at)
 
 
 __all__ = [

@@ -132,13 +132,20 @@ class StorageOutage:
 
 
 def backing_off_unavailable(
-    send: Callable[[], Any], retries: int, op: str, *, storage_s: float, outage: StorageOutage | None = None
+    send: Callable[[], Any],
+    retries: int,
+    op: str,
+    *,
+    storage_s: float,
+    outage: StorageOutage | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Any:
     """``send()`` again (the same request id) while the server answers UNAVAILABLE, waiting 0.1 s,
     then twice as long, up to 2 s, and at least the reply's retry hint each time. A full disk
     (``storage_full``) is resent until it has lasted ``storage_s`` seconds (from its first refusal:
     ``outage``'s, shared by the client's threads, else this request's); any other reason at most
-    ``retries`` more times. @raises UnavailableError with the last reply's ``data`` (its reason)."""
+    ``retries`` more times. ``sleep`` waits between sends (a channel's, which a close ends).
+    @raises UnavailableError with the last reply's ``data`` (its reason)."""
     delay = 0.1
     resent = 0
     began: float | None = None
@@ -166,7 +173,7 @@ def backing_off_unavailable(
                     raise
                 resent += 1
                 log.info("%s answered UNAVAILABLE (%s); retrying in %gs", op, err.message, pause)
-            time.sleep(pause)
+            sleep(pause)
             continue
         if outage is not None and op != "hello":
             outage.answered()  # a change or a read was answered: the disk has room (hello reads nothing)
