@@ -853,13 +853,14 @@ class _Background:
         own = self.on_thread()
         drained, interrupted = True, True
         again, sending, unsent, flying = True, None, [], None
-        # The report in flight gets until the deadline, then is dropped (``_run``): it went on up to
-        # its outage budget, for ever with an infinite one, and the ZeroMQ context with it.
-        self._cut(time.monotonic() if deadline is None or own else deadline)
         try:
             with self._cond:
                 again = self._stop.is_set()  # stopped already (an interrupted close): its reports were named then
                 try:
+                    # The report in flight gets until the deadline, then is dropped (``_run``): it went on up
+                    # to its outage budget, for ever with an infinite one, and the ZeroMQ context with it.
+                    # Cut here, ``_stop`` is set below however this ends: ``_run`` waits for it once cut.
+                    self._cut(time.monotonic() if deadline is None or own else deadline)
                     if self._started and deadline is not None and not own and not again:
                         self._cond.notify_all()  # a polling thread (REPORT_POLL_S) looks at its queue now
                         drained = self._cond.wait_for(
