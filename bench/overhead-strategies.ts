@@ -13,6 +13,8 @@
  *
  * Objective (unit box [0, 1]^d): a shifted sphere plus a ripple, cheap and not separable-trivial.
  * Usage: node dist-bench/bench/overhead-strategies.js [dims=2,6,20] [ns=10,30,100,300,1000] [gpNs=10,30,100,300,500] [strategies]
+ * GP_OPTIONS='{"inputWarping":true}' times the `gp` strategy with those options (an ablation variant),
+ * labelled `tuneport-gp <options>`.
  */
 import { performance } from "node:perf_hooks";
 import type { Params, SearchSpace } from "../src/domain/distributions.js";
@@ -28,6 +30,7 @@ const gpNs = (process.argv[4] ?? "10,30,100,300,500").split(",").map(Number);
 const names = (process.argv[5] ?? "random,grid,qmc,tpe,cmaes,gp").split(",");
 const REPS = 20;
 const GP_REPS = 10;
+const GP_OPTIONS = process.env.GP_OPTIONS;
 
 const space = (d: number): SearchSpace =>
   Object.fromEntries(Array.from({ length: d }, (_, i) => [`x${i}`, { type: "float" as const, low: 0, high: 1 }]));
@@ -62,7 +65,10 @@ for (const name of names) {
   if (factory === undefined) throw new Error(`unknown strategy ${name}`);
   for (const d of dims) {
     // A grid large enough not to run out before the largest history size.
-    const options = name === "grid" ? { points_per_dim: Math.max(2, Math.ceil((Math.max(...ns) + REPS + 1) ** (1 / d))) } : {};
+    const options =
+      name === "grid" ? { points_per_dim: Math.max(2, Math.ceil((Math.max(...ns) + REPS + 1) ** (1 / d))) }
+      : name === "gp" && GP_OPTIONS !== undefined ? (JSON.parse(GP_OPTIONS) as Record<string, unknown>)
+      : {};
     const sp = space(d);
     const study = makeStudy(sp, { strategy: { name, options } });
     const strategy = factory.create(factory.options.parse(options));
@@ -84,7 +90,7 @@ for (const name of names) {
           cpu.push(t.cpu);
           wall.push(t.wall);
         }
-        emit(`tuneport-${name}`, d, n, cpu, wall);
+        emit(GP_OPTIONS === undefined ? `tuneport-${name}` : `tuneport-${name} ${GP_OPTIONS}`, d, n, cpu, wall);
         // The next size starts from random trials again (drop the GP's own ones beyond n − 1).
         trials.length = n - 1;
       }
