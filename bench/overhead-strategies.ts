@@ -13,7 +13,7 @@
  *
  * Objective (unit box [0, 1]^d): a shifted sphere plus a ripple, cheap and not separable-trivial.
  * Usage: node dist-bench/bench/overhead-strategies.js [dims=2,6,20] [ns=10,30,100,300,1000] [gpNs=10,30,100,300,500] [strategies]
- * GP_OPTIONS='{"inputWarping":true}' times the `gp` strategy with those options (an ablation variant),
+ * GP_OPTIONS='{"categoricalKernel":"latent"}' times the `gp` strategy with those options (an ablation variant),
  * labelled `tuneport-gp <options>`.
  */
 import { performance } from "node:perf_hooks";
