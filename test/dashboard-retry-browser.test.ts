@@ -15,6 +15,10 @@
  *   1 s later and began again at 1 s.
  * - The list's 5 s re-reads of other servers' lines do not pile up when the list is left and
  *   opened again many times, stop on another page, and never run on a server with no such line.
+ *
+ * The page's waits pass on its own clock, held and moved by the test (test/page-clock.ts): the
+ * seconds of its backoff and re-reads are not waited out (149 s of wall time before, mostly the
+ * Retry-After test's 100 s of the page's waits), and its reads are counted and timed by the page.
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -26,6 +30,7 @@ import type { StudyChange } from "../src/service/change-feed.js";
 import { DashboardServer } from "../src/transports/http/dashboard.js";
 import { LIGHT_LANE } from "../src/transports/http/op-gate.js";
 import { launchChromium } from "./browser.js";
+import { advance, hold, installPageClock, pageReads } from "./page-clock.js";
 
 const HANG = 120_000;
 const ASSETS = join(fileURLToPath(new URL("..", import.meta.url)), "dist/web");
@@ -55,16 +60,19 @@ async function serve(answer: (op: string, args: any) => Promise<unknown>): Promi
   return `http://127.0.0.1:${await server.start()}`;
 }
 
-async function open(url: string): Promise<{ page: Page; errors: string[]; reads: number[] }> {
+/** A page at `url` on a clock the test moves (`hold`, then `advance`); `errors`: its uncaught errors. */
+async function open(url: string): Promise<{ page: Page; errors: string[] }> {
   const page = await browser.newPage();
   page.setDefaultTimeout(HANG);
   const errors: string[] = [];
-  const reads: number[] = [];
   page.on("pageerror", (e) => errors.push(e.message));
-  page.on("request", (r) => void (r.url().endsWith("/api/op/studies_overview") && reads.push(Date.now())));
+  await installPageClock(page);
   await page.goto(url);
-  return { page, errors, reads };
+  return { page, errors };
 }
+
+const LIST = "/api/op/studies_overview";
+const listReads = async (page: Page) => (await pageReads(page, LIST)).length;
 
 describe("a page the server answers UNAVAILABLE", () => {
   it("keeps the keyboard's place while it retries", async () => {
@@ -75,6 +83,7 @@ describe("a page the server answers UNAVAILABLE", () => {
     });
     const { page, errors } = await open(`${base}/#/`);
     await page.locator("#main", { hasText: "retrying in 1 s" }).waitFor();
+    await hold(page);
     // Drawn empty between two refusals: "Studies" with no line.
     let empty = 0;
     await page.exposeFunction("sawEmpty", () => void empty++);
@@ -84,10 +93,12 @@ describe("a page the server answers UNAVAILABLE", () => {
     });
     // A keyboard user moves to the page's link.
     await page.getByRole("link", { name: "Back to the studies" }).focus();
-    await page.locator("#main", { hasText: "retrying in 4 s" }).waitFor(); // two more refusals
+    await advance(page, 3000); // two more refusals, 1 s and 2 s apart
+    await page.locator("#main", { hasText: "retrying in 4 s" }).waitFor();
     expect(await page.evaluate(() => (globalThis as any).document.activeElement?.textContent)).toBe("Back to the studies");
     expect(empty).toBe(0);
     refusing = false;
+    await advance(page, 4000);
     await page.locator('tr[data-study="s"]').waitFor();
     expect(errors).toEqual([]);
     await page.close();
@@ -99,16 +110,15 @@ describe("a page the server answers UNAVAILABLE", () => {
       throw new TuneportError("NOT_FOUND", "no study named 'x'");
     });
     const { page, errors } = await open(`${base}/#/`);
-    let studyReads = 0;
-    page.on("request", (r) => void (r.url().endsWith("/api/op/get_study") && studyReads++));
     await page.locator("#main", { hasText: "retrying in 1 s" }).waitFor();
+    await hold(page);
     // Left for a page answered at once (NOT_FOUND: not retried, no retry of its own).
     await page.evaluate(() => void ((globalThis as any).location.hash = "#/study/x"));
     await page.locator("#main", { hasText: "no study named" }).waitFor();
     // The list's retry was due 1 s later: it must not fire, nor build this page again (the
     // address it would read now). caf9ee1's count of list reads cannot see that: it reads this page.
-    await new Promise((r) => setTimeout(r, 4000));
-    expect(studyReads).toBe(1);
+    await advance(page, 4000);
+    expect(await pageReads(page, "/api/op/get_study")).toHaveLength(1);
     expect(errors).toEqual([]);
     await page.close();
   }, HANG);
@@ -126,12 +136,14 @@ describe("a page the server answers UNAVAILABLE", () => {
     for (let i = 0; i < LIGHT_LANE.running + LIGHT_LANE.queued; i++)
       crowd.push(fetch(`http://127.0.0.1:${port}/api/op/studies_overview`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ crowd: true }) }).then((r) => r.text(), () => undefined));
     await expect.poll(() => server?.ops.light, { timeout: HANG }).toEqual({ running: LIGHT_LANE.running, queued: LIGHT_LANE.queued });
-    const { page, reads } = await open(`${base}/#/`);
+    const { page } = await open(`${base}/#/`);
+    await hold(page);
     // The page's own 6 tries (waits of 1, 2, 4, 8, 16 s, each up to half again), then its error;
     // 6 more (the page read again: its stream opened during the first read, or its own retry),
     // then the page's retry: the 13th read.
+    while ((await listReads(page)) < 13) await advance(page, 1000);
     await page.locator("#main", { hasText: "retrying" }).waitFor();
-    await expect.poll(() => reads.length, { timeout: 2 * HANG, interval: 200 }).toBeGreaterThanOrEqual(13);
+    const reads = (await pageReads(page, LIST)).map((r) => r.at);
     expect((reads[12] as number) - (reads[11] as number)).toBeGreaterThanOrEqual(15_000);
     await page.close();
     holding = false;
@@ -147,31 +159,32 @@ describe("the studies list's re-reads", () => {
       if (op === "studies_overview") return { studies: [line("mine", false), ...(others ? [line("theirs", true)] : [])] };
       throw new TuneportError("NOT_FOUND", "no study named 'x'");
     });
-    const { page, errors, reads } = await open(`${base}/#/`);
+    const { page, errors } = await open(`${base}/#/`);
     await page.locator('tr[data-study="theirs"]').waitFor();
+    await hold(page);
     for (let i = 0; i < 10; i++) {
       await page.evaluate(() => void ((globalThis as any).location.hash = "#/study/x"));
       await page.locator("#main", { hasText: "no study named" }).waitFor();
       await page.evaluate(() => void ((globalThis as any).location.hash = "#/"));
       await page.locator('tr[data-study="theirs"]').waitFor();
     }
-    const from = reads.length;
-    await new Promise((r) => setTimeout(r, 12_000));
+    const from = await listReads(page);
+    await advance(page, 12_000);
     // One list, one 5 s timer: 2 re-reads in 12 s (3 at most, a timer spanning the start).
-    expect(reads.length - from).toBeGreaterThanOrEqual(2);
-    expect(reads.length - from).toBeLessThanOrEqual(3);
+    expect((await listReads(page)) - from).toBeGreaterThanOrEqual(2);
+    expect((await listReads(page)) - from).toBeLessThanOrEqual(3);
     await page.evaluate(() => void ((globalThis as any).location.hash = "#/study/x"));
     await page.locator("#main", { hasText: "no study named" }).waitFor();
-    const left = reads.length;
-    await new Promise((r) => setTimeout(r, 11_000));
-    expect(reads.length).toBe(left);
+    const left = await listReads(page);
+    await advance(page, 11_000);
+    expect(await listReads(page)).toBe(left);
     // No line of another server (one SQLite server): read once, and not again.
     others = false;
     await page.evaluate(() => void ((globalThis as any).location.hash = "#/"));
     await page.locator('tr[data-study="mine"]').waitFor();
-    const single = reads.length;
-    await new Promise((r) => setTimeout(r, 11_000));
-    expect(reads.length).toBe(single);
+    const single = await listReads(page);
+    await advance(page, 11_000);
+    expect(await listReads(page)).toBe(single);
     expect(errors).toEqual([]);
     await page.close();
   }, 2 * HANG);
