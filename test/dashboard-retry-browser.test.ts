@@ -30,7 +30,7 @@ import type { StudyChange } from "../src/service/change-feed.js";
 import { DashboardServer } from "../src/transports/http/dashboard.js";
 import { LIGHT_LANE } from "../src/transports/http/op-gate.js";
 import { launchChromium } from "./browser.js";
-import { advance, hold, installPageClock, pageReads } from "./page-clock.js";
+import { advance, advanceUntil, installPageClock, pageReads } from "./page-clock.js";
 
 const HANG = 120_000;
 const ASSETS = join(fileURLToPath(new URL("..", import.meta.url)), "dist/web");
@@ -60,7 +60,7 @@ async function serve(answer: (op: string, args: any) => Promise<unknown>): Promi
   return `http://127.0.0.1:${await server.start()}`;
 }
 
-/** A page at `url` on a clock the test moves (`hold`, then `advance`); `errors`: its uncaught errors. */
+/** A page at `url` on a clock held from its start, which the test moves (`advance`); `errors`: its uncaught errors. */
 async function open(url: string): Promise<{ page: Page; errors: string[] }> {
   const page = await browser.newPage();
   page.setDefaultTimeout(HANG);
@@ -83,7 +83,6 @@ describe("a page the server answers UNAVAILABLE", () => {
     });
     const { page, errors } = await open(`${base}/#/`);
     await page.locator("#main", { hasText: "retrying in 1 s" }).waitFor();
-    await hold(page);
     // Drawn empty between two refusals: "Studies" with no line.
     let empty = 0;
     await page.exposeFunction("sawEmpty", () => void empty++);
@@ -93,13 +92,13 @@ describe("a page the server answers UNAVAILABLE", () => {
     });
     // A keyboard user moves to the page's link.
     await page.getByRole("link", { name: "Back to the studies" }).focus();
-    await advance(page, 3000); // two more refusals, 1 s and 2 s apart
-    await page.locator("#main", { hasText: "retrying in 4 s" }).waitFor();
+    const retrying = page.locator("#main", { hasText: "retrying in 4 s" });
+    await advanceUntil(page, () => retrying.isVisible()); // two more refusals, 1 s and 2 s apart
     expect(await page.evaluate(() => (globalThis as any).document.activeElement?.textContent)).toBe("Back to the studies");
     expect(empty).toBe(0);
     refusing = false;
-    await advance(page, 4000);
-    await page.locator('tr[data-study="s"]').waitFor();
+    const row = page.locator('tr[data-study="s"]');
+    await advanceUntil(page, () => row.isVisible());
     expect(errors).toEqual([]);
     await page.close();
   }, HANG);
@@ -111,7 +110,6 @@ describe("a page the server answers UNAVAILABLE", () => {
     });
     const { page, errors } = await open(`${base}/#/`);
     await page.locator("#main", { hasText: "retrying in 1 s" }).waitFor();
-    await hold(page);
     // Left for a page answered at once (NOT_FOUND: not retried, no retry of its own).
     await page.evaluate(() => void ((globalThis as any).location.hash = "#/study/x"));
     await page.locator("#main", { hasText: "no study named" }).waitFor();
@@ -137,11 +135,10 @@ describe("a page the server answers UNAVAILABLE", () => {
       crowd.push(fetch(`http://127.0.0.1:${port}/api/op/studies_overview`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ crowd: true }) }).then((r) => r.text(), () => undefined));
     await expect.poll(() => server?.ops.light, { timeout: HANG }).toEqual({ running: LIGHT_LANE.running, queued: LIGHT_LANE.queued });
     const { page } = await open(`${base}/#/`);
-    await hold(page);
     // The page's own 6 tries (waits of 1, 2, 4, 8, 16 s, each up to half again), then its error;
     // 6 more (the page read again: its stream opened during the first read, or its own retry),
     // then the page's retry: the 13th read.
-    while ((await listReads(page)) < 13) await advance(page, 1000);
+    await advanceUntil(page, async () => (await listReads(page)) >= 13, 1000);
     await page.locator("#main", { hasText: "retrying" }).waitFor();
     const reads = (await pageReads(page, LIST)).map((r) => r.at);
     expect((reads[12] as number) - (reads[11] as number)).toBeGreaterThanOrEqual(15_000);
@@ -161,7 +158,6 @@ describe("the studies list's re-reads", () => {
     });
     const { page, errors } = await open(`${base}/#/`);
     await page.locator('tr[data-study="theirs"]').waitFor();
-    await hold(page);
     for (let i = 0; i < 10; i++) {
       await page.evaluate(() => void ((globalThis as any).location.hash = "#/study/x"));
       await page.locator("#main", { hasText: "no study named" }).waitFor();

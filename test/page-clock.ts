@@ -17,7 +17,15 @@ export interface PageRead {
   at: number;
 }
 
-/** Records the page's fetches and puts its timers and Date on a clock the test moves; call before `page.goto`, then `hold`. */
+/** The page's time at its start (any fixed time would do: the page's timers count from it). */
+const START = Date.parse("2026-01-01T00:00:00Z");
+
+/**
+ * Records the page's fetches and puts its timers and Date on a clock held from the page's start, which
+ * only `advance` moves; call before `page.goto`. Held here, before the page exists: held after
+ * (`pauseAt` a time read from the page) it threw "Cannot fast-forward to the past" whenever the
+ * page's clock, still running, passed that time before the pause reached it (a loaded machine).
+ */
 export async function installPageClock(page: Page): Promise<void> {
   await page.addInitScript(() => {
     const g = globalThis as any;
@@ -34,12 +42,9 @@ export async function installPageClock(page: Page): Promise<void> {
       });
     };
   });
-  await page.clock.install();
-}
-
-/** Stops the page's clock where it is: from now on its time moves only with `advance`. */
-export async function hold(page: Page): Promise<void> {
-  await page.clock.pauseAt(await page.evaluate(() => Date.now() + 1));
+  await page.clock.install({ time: START });
+  // An hour on (about:blank's clock runs until then): any time the page's clock cannot have reached.
+  await page.clock.pauseAt(START + 3_600_000);
 }
 
 /** Resolves once none of the page's fetches is out. */
@@ -48,12 +53,17 @@ export async function settled(page: Page): Promise<void> {
 }
 
 /** Moves the held clock `ms` on, `step` at a time, each step once none of the page's fetches is out (timers due fire in order). */
-export async function advance(page: Page, ms: number, step = 250): Promise<void> {
+export async function advance(page: Page, ms: number, step = 500): Promise<void> {
   for (let done = 0; done < ms; done += step) {
     await settled(page);
     await page.clock.runFor(Math.min(step, ms - done));
   }
   await settled(page);
+}
+
+/** Moves the held clock on, `step` at a time, until `done` (checked before each step) resolves true. */
+export async function advanceUntil(page: Page, done: () => Promise<boolean>, step = 500): Promise<void> {
+  while (!(await done())) await advance(page, step, step);
 }
 
 /** The page's fetches so far whose URL ends with `suffix`. */
