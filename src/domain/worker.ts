@@ -6,7 +6,7 @@
  *
  * Transports fill it: ZeroMQ from the client's `hello` (`client`: name, version, host, pid, which
  * the Python client sends; a client that skipped hello is recorded by transport only), MCP over
- * HTTP with its session id and the agent's `clientInfo` name. Every field is bounded so a client
+ * HTTP with its session's tag (`sessionTag` in mcp/http.ts: a hash, never the id) and the agent's `clientInfo` name. Every field is bounded so a client
  * cannot grow the trial row: strings to 200 characters, pid an integer.
  */
 import { clipText } from "./input-limits.js";
@@ -20,7 +20,7 @@ export interface WorkerIdentity {
   readonly version?: string;
   readonly host?: string;
   readonly pid?: number;
-  /** The MCP session of an agent. */
+  /** The MCP session of an agent: its tag (a hash of the id; trials asked before 2026-12-07 hold the id). */
   readonly session?: string;
 }
 

@@ -13,6 +13,7 @@
  * proxy forwards, and the `clientInfo.name`), both its own to choose: this stops a runaway loop or
  * script from starving the others, not a token holder set on varying them.
  */
+import { TuneportError } from "../../domain/errors.js";
 import { FairDispatch } from "../zmq/fair-dispatch.js";
 import type { McpBackend } from "./backend.js";
 
@@ -28,11 +29,20 @@ export class FairCalls {
   /**
    * `backend` whose `call`s wait for `client`'s turn before they run (never in the same turn as
    * they are made); `version`, `waitForChange` and `onChange` are not held (a wait runs no op).
+   * A call whose `signal` aborted while it waited (the agent cancelled it, its POST's connection
+   * closed, its session ended) is not run: it rejects UNAVAILABLE with `data.not_run` in its turn.
    */
   backendFor(backend: McpBackend, client: string): McpBackend {
     const call: McpBackend["call"] = (op, args, signal) =>
       new Promise((resolve, reject) =>
         this.dispatch.submit(client, () => {
+          // Nobody waits for its answer any more (the SDK drops a cancelled request's): a client that
+          // left with hundreds of costly calls queued had every one of them run, one a turn, and a
+          // cancelled ask still leased a trial that nobody would tell.
+          if (signal?.aborted) {
+            reject(new TuneportError("UNAVAILABLE", `'${op}' was cancelled before it ran: nothing was done`, { not_run: true, op }));
+            return;
+          }
           try {
             backend.call(op, args, signal).then(resolve, reject);
           } catch (err) {
