@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { minimizeLbfgs } from "../../math/lbfgs.js";
 import { Rng } from "../../math/rng.js";
-import { LATENT_PRIOR_VARIANCE, latentEmbedding, unitSimplex } from "./gp-categorical.js";
+import { LATENT_PRIOR_VARIANCE, MAX_LATENT_COORDINATES, latentEmbedding, unitSimplex } from "./gp-categorical.js";
 import { GpObjective, GpPosterior, type GpInputs, defaultTheta, thetaBounds, thetaLength } from "./gp-model.js";
 import { contains } from "../../domain/distributions.js";
-import { mixedProblem } from "../../testing/benchmark-functions.js";
+import { type BenchmarkProblem, mixedProblem } from "../../testing/benchmark-functions.js";
 import { runOnProblem } from "../../testing/fixtures.js";
 import { gpOptions, gpStrategyFactory } from "./gp-strategy.js";
 
@@ -105,6 +105,30 @@ describe("latent categorical kernel (gp-categorical.ts)", () => {
     // The fit moved the embedding off the simplex it starts from (the warm start carries it on).
     const simplex = Array.from(latentEmbedding("latent", [3])!.init);
     expect(thetas.at(-1)!.slice(6)).not.toEqual(simplex);
+  });
+
+  it("embeds at most MAX_LATENT_COORDINATES coordinates; a parameter past them keeps the Hamming term", () => {
+    // (c − 1)²: 40 choices take 1,521 (skipped), 5 take 16, 33 take 1,024 (past the 1,008 left: skipped), 3 take 4.
+    const e = latentEmbedding("latent", [0, 40, 5, 33, 3])!;
+    expect(e.dims).toEqual([2, 4]);
+    expect(e.size).toBe(20);
+    expect(latentEmbedding("latent", [33])!.size).toBe(MAX_LATENT_COORDINATES);
+    expect(latentEmbedding("latent", [34])).toBeUndefined();
+    expect(latentEmbedding("latent", [10_000])).toBeUndefined();
+  });
+
+  it("is the Hamming kernel's strategy, suggestion for suggestion, on a categorical too large to embed", () => {
+    // Unbounded, 500 choices took one suggestion 152 s and stored 249,005 numbers per trial; 60 already 3,485.
+    const big: BenchmarkProblem = {
+      name: "big-categorical",
+      space: { x: { type: "float", low: 0, high: 1 }, c: { type: "categorical", choices: Array.from({ length: 60 }, (_, i) => i) } },
+      fStar: 0,
+      evaluate: (p) => ((p.x as number) - 0.3) ** 2 + (((p.c as number) * 7) % 13) / 13,
+    };
+    const run = (kernel: "hamming" | "latent") => runOnProblem(gpStrategyFactory, gpOptions.parse({ categoricalKernel: kernel }), big, 14, 3);
+    const latent = run("latent");
+    for (const t of latent.slice(10)) expect(t.systemAttrs.gp_theta).toHaveLength(4);
+    expect(latent.map((t) => [t.params, t.systemAttrs])).toEqual(run("hamming").map((t) => [t.params, t.systemAttrs]));
   });
 
   it("predicts held-out points better than the Hamming kernel when two of five choices behave alike (10 seeds)", () => {

@@ -20,7 +20,9 @@
  *   z₀ = 0 removes the translation; the rotation left is harmless under the prior. Binary
  *   parameters keep the Hamming term (two points: only their distance matters, and λ_m is it).
  *   Cost: (c − 1)² more hyperparameters per parameter, fitted by the same L-BFGS with the exact
- *   gradient below; the posterior reads a c × c table per parameter instead of a comparison.
+ *   gradient below; the posterior reads a c × c table per parameter instead of a comparison. At
+ *   most `MAX_LATENT_COORDINATES` (1,024) are embedded per model; a parameter past them keeps the
+ *   Hamming term.
  *
  * θ layout with "latent": [log λ_1..λ_d, log s², log noise, z of the first embedded parameter
  * (choices 1..c−1, c − 1 coordinates each), z of the next, …]. The embedding's entries follow
@@ -33,6 +35,18 @@ export type CategoricalKernel = (typeof CATEGORICAL_KERNELS)[number];
 
 /** Prior variance of each free latent coordinate (see the file header). */
 export const LATENT_PRIOR_VARIANCE = 0.25;
+/**
+ * Most latent coordinates one model embeds, over all its parameters. A parameter takes (c − 1)²
+ * and each evaluation of the fit c²(c − 1) operations for its distances and their gradient, and
+ * every model-based trial stores them in `gp_theta`: unbounded, one categorical of 500 choices (a
+ * legal space: up to 10,000) made one suggestion 152 s, past the suggestion thread's 120 s
+ * deadline (every later ask the same, other studies' asks waiting behind it), and each trial's
+ * `gp_theta` 249,005 numbers (2.8 MB); 10,000 choices would be 10⁸ coordinates. Parameters are
+ * embedded in the space's order while their (c − 1)² fits in what is left (one of 33 choices at
+ * most); one that does not fit keeps the Hamming term, which is what the option would otherwise
+ * start from. The suite's categoricals (2–4 choices) are all far inside it.
+ */
+export const MAX_LATENT_COORDINATES = 1024;
 /** Box of each latent coordinate during the fit: wide, the prior keeps the MAP near the simplex. */
 const LATENT_BOUND = 10;
 
@@ -80,7 +94,7 @@ export class LatentEmbedding {
     let at = d + 2;
     for (let m = 0; m < d; m++) {
       const c = cards[m]!;
-      if (c < 3) continue;
+      if (c < 3 || at - (d + 2) + (c - 1) * (c - 1) > MAX_LATENT_COORDINATES) continue;
       dims.push(m);
       cs.push(c);
       offsets.push(at);

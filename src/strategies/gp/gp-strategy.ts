@@ -151,7 +151,8 @@ export const gpOptions = z
      * and every two choices equally far apart (Optuna 5.0's), or "latent", the choices of a parameter
      * with ≥ 3 of them as learnt points (Zhang et al. 2020's latent-variable GP), so that choices
      * that behave alike share what is learnt about them. The objective's GP only; constraint models
-     * keep "hamming".
+     * keep "hamming", and so does a parameter past the embedding's budget of 1,024 latent coordinates
+     * ((c − 1)² each, so at most 33 choices; `MAX_LATENT_COORDINATES`).
      */
     categoricalKernel: z.enum(CATEGORICAL_KERNELS).default("hamming"),
     /** Target transform before the fit (gp-targets.ts). */
