@@ -43,6 +43,24 @@ describe("pbt exploit across members whose define-by-run ranges differ", () => {
       expect(decision.params.kind ?? "r").toBe("r"); // a choice b lacks: b keeps its own (or explores its own)
       expect(errors).toEqual([]);
     });
+
+  it("keeps the donor's value inside a recipient's log range far below 1e-9 (contains' tolerance let 0 through)", async () => {
+    const options = { population_size: 2, perturbation_interval: 1, explore: false };
+    await svc.createStudy({ name: "tiny", space: { x: { type: "float", low: 0, high: 1 } }, direction: "maximize", seed: 3, strategy: { name: "pbt", options }, lease_ttl_s: 600 });
+    const a = await svc.ask({ study: "tiny" });
+    const b = await svc.ask({ study: "tiny" });
+    const at = (t: typeof a) => ({ study: "tiny", trial: t.trial.number, token: t.lease.token });
+    // a turned weight decay off (a range of one value, 0); b searches it on a log scale.
+    await svc.suggest({ ...at(a), name: "wd", distribution: { type: "float", low: 0, high: 0 } });
+    await svc.suggest({ ...at(b), name: "wd", distribution: { type: "float", low: 1e-12, high: 1e-10, log: true } });
+    await svc.report({ ...at(a), step: 1, value: 9, data: { checkpoint: "ck/a" } });
+    const { decision } = await svc.report({ ...at(b), step: 1, value: 0.1, data: { checkpoint: "ck/b" } });
+    if (decision.action !== "update") throw new Error("no update");
+    expect(decision.params.wd).toBe(1e-12); // was 0: not a value of a log range
+    const stored = await svc.getTrial({ study: "tiny", trial: b.trial.number });
+    expect(stored.params.wd).toBe(1e-12);
+    expect(errors).toEqual([]);
+  });
 });
 
 describe("donorParams", () => {
@@ -56,5 +74,18 @@ describe("donorParams", () => {
       n: { type: "float", low: 0, high: 1 },
     });
     expect(out).toEqual({ f: 5, s: 0.9, i: 0 });
+  });
+
+  it("clips exactly, not within contains' tolerance (1e-9 of the range, at least 1e-9)", () => {
+    const donor = { number: 0, params: { lg: -5e-10, tiny: 1e-9, big: 2 ** 40 + 1000, c: 1, z: -0 }, systemAttrs: {} } as never;
+    const out = donorParams(donor, 1, {
+      lg: { type: "float", low: 1e-12, high: 1e-10, log: true },
+      tiny: { type: "float", low: 0, high: 1e-10 },
+      big: { type: "int", low: 0, high: 2 ** 40, step: 1 },
+      c: { type: "categorical", choices: [true, 1] },
+      z: { type: "categorical", choices: [0] },
+    });
+    expect(out).toEqual({ lg: 1e-12, tiny: 1e-10, big: 2 ** 40, c: 1, z: 0 });
+    expect(Object.is(out.z, 0)).toBe(true); // the recipient's own choice, not the donor's -0
   });
 });
