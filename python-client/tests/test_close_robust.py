@@ -279,3 +279,33 @@ def test_reports_named_by_close_during_an_outage_are_not_counted_again_when_it_e
     finally:
         client.close()
         srv.kill()
+
+
+def test_close_from_the_background_thread_does_not_drop_its_report_in_flight_unnamed(
+    server: ServerProcess, name: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A callback on the background thread (here, in the send of step 1) closes the client, the only
+    close. The report the thread is sending was cut at once by the close (it has no deadline) and
+    dropped without a word: neither stored nor named in close's warnings."""
+    client = tp.connect(server.endpoint, heartbeat=False, timeout=TIMEOUT_S, retries=0)
+    send = _client._Background._send_report  # noqa: SLF001
+
+    def closing_send(self: _client._Background, channel: Any, job: _client._PendingReport) -> None:
+        if job.message.get("step") == 1:
+            client.close()
+        send(self, channel, job)
+
+    try:
+        trial = client.create_study(name).ask()
+        background = background_asleep(trial, monkeypatch)
+        monkeypatch.setattr(_client._Background, "_send_report", closing_send)  # noqa: SLF001
+        with caplog.at_level(logging.WARNING, logger="tuneport"):
+            trial.report(1.0, 1, wait=False)
+            with background._cond:  # noqa: SLF001
+                background._cond.notify_all()  # the polling thread looks at its queue now  # noqa: SLF001
+            until(lambda: not background._thread.is_alive(), "the background thread ended")  # noqa: SLF001
+        with tp.connect(server.endpoint, heartbeat=False) as other:
+            stored = dict(other.load_study(name).trial(trial.number).intermediate_values)
+        assert stored == {0: 0.5, 1: 1.0} or _warned(caplog, "steps 1"), (stored, caplog.text)
+    finally:
+        client.close()

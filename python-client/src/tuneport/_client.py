@@ -518,7 +518,7 @@ class Client:
 
         Called from the client's background thread itself (a logging handler that one of its warnings
         runs, a callback it calls), it waits for nothing: the reports still queued are named as not
-        sent, the thread stops once that handler returns, and it terminates the ZeroMQ context as it
+        sent and the one the thread is sending as dropped in flight, the thread stops once that handler returns, and it terminates the ZeroMQ context as it
         exits (the sockets of other threads must be closed by then, as for any close). While another
         thread closes the client, it returns at once. Interrupted (Ctrl-C while it waits), the
         background thread is stopped all the same and what was not sent is named: the next
@@ -880,7 +880,9 @@ class _Background:
         finally:
             self._cut(time.monotonic())  # what is still under way ends now (a heartbeat; a report after Ctrl-C)
             if not again:
-                self._warn_unsent(unsent, flying, in_flight=interrupted or not drained)
+                # Called on the thread (a callback in its send), the report it is sending was cut above at
+                # once: named too (it was dropped without a word).
+                self._warn_unsent(unsent, flying, in_flight=interrupted or not drained or own)
         if self._started and not own:
             # After a drain that ran out, the thread is waiting out an outage: do not wait for it
             # again (a script's exit took 17.6 s with a 10 s timeout). Nor for an abandoned report
