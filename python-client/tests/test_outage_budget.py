@@ -4,10 +4,12 @@ reports, and the training loop's own requests. Real server processes."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +100,44 @@ def test_a_reply_on_either_channel_ends_the_grace_on_both(tmp_path: Path) -> Non
         srv.kill()
 
 
-def test_optimize_threads_share_one_outage_budget_when_the_server_is_gone(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def _killing_at_step_5(kill: Callable[[], None], n_jobs: int, monkeypatch: pytest.MonkeyPatch) -> tuple[Callable[[tp.Trial], float], list[int]]:
+    """An objective for ``optimize(n_trials=n_jobs, n_jobs=n_jobs)`` that reports every 20 ms and
+    calls ``kill`` (the servers die) at the first trial's step 5, and the numbers of the trials the
+    threads were handed: each of those has a FAIL tell that cannot be made. A thread whose ask came
+    after the kill (started late on a loaded machine), or timed out, has no trial and no tell: the
+    tests counted 4 "could not tell" lines and saw 3. The last thread asks after the kill here."""
+    from tuneport import _study
+
+    killed = threading.Event()
+    asked: list[int] = []
+    real = _study.Study._ask_or_none
+    asks = itertools.count(1)
+
+    def late(self: _study.Study) -> Any:
+        if next(asks) == n_jobs:
+            assert killed.wait(60), "no trial reached step 5"
+        trial = real(self)
+        if trial is not None:
+            asked.append(trial.number)
+        return trial
+
+    monkeypatch.setattr(_study.Study, "_ask_or_none", late)
+
+    def objective(trial: tp.Trial) -> float:
+        for step in range(10_000):
+            trial.report(0.1, step)
+            time.sleep(0.02)
+            if step == 5 and not killed.is_set():
+                kill()
+                killed.set()
+        return 1.0
+
+    return objective, asked
+
+
+def test_optimize_threads_share_one_outage_budget_when_the_server_is_gone(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """n_jobs threads share the client's channel, one request at a time: after one report waited
     out the budget, each thread's report and then each FAIL tell looked once more, a second each,
     one after another (the reports had all been waiting their turn through the outage): a worker of
@@ -106,16 +145,7 @@ def test_optimize_threads_share_one_outage_budget_when_the_server_is_gone(tmp_pa
     request that waited its turn while the server was found unreachable fails at once now; only
     the first request made after that looks once more."""
     srv = ServerProcess(tmp_path / "t.db").start()
-    killed = threading.Event()
-
-    def objective(trial: tp.Trial) -> float:
-        for step in range(10_000):
-            trial.report(0.1, step)
-            time.sleep(0.02)
-            if step == 5 and not killed.is_set():
-                killed.set()
-                srv.kill()
-        return 1.0
+    objective, asked = _killing_at_step_5(srv.kill, 4, monkeypatch)
 
     try:
         with tp.connect(srv.endpoint, timeout=1.0, retries=0, outage_budget_s=3.0, heartbeat=False) as c:
@@ -125,29 +155,26 @@ def test_optimize_threads_share_one_outage_budget_when_the_server_is_gone(tmp_pa
     finally:
         srv.kill()
     tells = [r.getMessage() for r in caplog.records if r.getMessage().startswith("could not tell trial")]
-    assert len(tells) == 4, tells
+    assert len(tells) == len(asked) and len(asked) < 4, (tells, asked)  # the last thread asked once the server was gone
     looked = [t for t in tells if "it was already unreachable" in t]
     assert len(looked) <= 1, "\n".join(tells)  # the first tell after the report gave up looks once more
     assert all("waited its turn" in t for t in tells if t not in looked), tells
 
 
-def test_optimize_threads_with_several_servers_stop_waiting_in_turn_once_all_are_gone(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_optimize_threads_with_several_servers_stop_waiting_in_turn_once_all_are_gone(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Several endpoints: each request tries (1 + retries) attempts over them, and the n_jobs
     threads' requests, queued on the shared channel through the outage, each waited all of theirs,
     one after another, and then each FAIL tell as long again. Once a request found every server
     silent, those that waited their turn meanwhile fail at once, and the next looks at each once."""
     servers = [ServerProcess(tmp_path / f"t{i}.db").start() for i in range(2)]
-    killed = threading.Event()
 
-    def objective(trial: tp.Trial) -> float:
-        for step in range(10_000):
-            trial.report(0.1, step)
-            time.sleep(0.02)
-            if step == 5 and not killed.is_set():
-                killed.set()
-                for srv in servers:
-                    srv.kill()
-        return 1.0
+    def kill_all() -> None:
+        for srv in servers:
+            srv.kill()
+
+    objective, asked = _killing_at_step_5(kill_all, 4, monkeypatch)
 
     try:
         with tp.connect([s.endpoint for s in servers], timeout=0.5, retries=3, outage_budget_s=1.0, heartbeat=False) as c:
@@ -158,7 +185,7 @@ def test_optimize_threads_with_several_servers_stop_waiting_in_turn_once_all_are
         for srv in servers:
             srv.kill()
     tells = [r.getMessage() for r in caplog.records if r.getMessage().startswith("could not tell trial")]
-    assert len(tells) == 4, tells
+    assert len(tells) == len(asked) and len(asked) < 4, (tells, asked)  # the last thread asked once the server was gone
     waited = [t for t in tells if "waited its turn" not in t]
     assert len(waited) <= 1, "\n".join(tells)  # the first tell after the reports gave up looks once more
 
