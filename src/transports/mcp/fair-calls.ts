@@ -14,7 +14,7 @@
  * script from starving the others, not a token holder set on varying them.
  */
 import { TuneportError } from "../../domain/errors.js";
-import { FairDispatch } from "../zmq/fair-dispatch.js";
+import { FairDispatch } from "../fair-dispatch.js";
 import type { McpBackend } from "./backend.js";
 
 /** One turn-taking queue for every session of a door. */

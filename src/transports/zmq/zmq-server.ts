@@ -19,7 +19,7 @@ import { formatZodError } from "../../domain/distributions.js";
 import { MUTATING_OPS, OPS, OP_NAMES, type OpName, PROTOCOL_VERSIONS } from "../../service/ops/ops.js";
 import { peekOp, peekRequestId, scanFrame } from "./msgpack-scan.js";
 import { Requesters } from "./requesters.js";
-import { FairDispatch } from "./fair-dispatch.js";
+import { FairDispatch } from "../fair-dispatch.js";
 import { type Session, Sessions } from "./sessions.js";
 import { MAX_PREFIX_FRAMES, MAX_PREFIX_FRAME_BYTES, isHello, prefixProblem, scanError, wireKind } from "./frames.js";
 import { maxOf } from "../../math/extremes.js";

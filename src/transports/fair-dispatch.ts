@@ -1,5 +1,6 @@
 /**
- * Fair dispatch between a ROUTER's clients. The server has one thread: a request whose op runs
+ * Fair dispatch between a door's clients: the ZeroMQ ROUTER's (zmq-server.ts, by routing id) and MCP
+ * over HTTP's (mcp/fair-calls.ts, by client), hence beside both doors. The server has one thread: a request whose op runs
  * for 100 ms (a deep `trials` page sorted by value, a `query_trials` sort of a big study) holds
  * everything else for that long, and one client may pipeline up to `max_inflight` of them. Started
  * in arrival order, they held every other client's hello, ask, tell and heartbeat behind them for
