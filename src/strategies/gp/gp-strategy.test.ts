@@ -56,6 +56,26 @@ describe("gp strategy", () => {
     }
   });
 
+  it("warm-starts only from a θ fitted for the same modelled dimensions (gp_theta_layout), or from one stored without a marker", () => {
+    // θ reused as stored (no warm iterations, no full fit due): the suggestion's θ is the warm start.
+    const opts = { ...defaults, maxWarmFitIterations: 0, fullFitEvery: 1000 };
+    const history = run(gpStrategyFactory, opts, branin, 12, 5);
+    const marker = history[11]!.systemAttrs.gp_theta_layout;
+    expect(typeof marker).toBe("string");
+    expect(history[10]!.systemAttrs.gp_theta_layout).toBe(marker);
+    const stored = [0.25, -0.5, 0.125, -4];
+    const ask = (attrs: Record<string, unknown>) => {
+      const last = { ...history[11]!, systemAttrs: { ...history[11]!.systemAttrs, gp_theta: stored, ...attrs } };
+      const trials = [...history.slice(0, 11), last];
+      if (attrs.gp_theta_layout === undefined) delete (last.systemAttrs as Record<string, unknown>).gp_theta_layout;
+      return gpStrategyFactory.create(opts).suggest({ study: makeStudy(branin.space), trials, trialNumber: 12, rng: new Rng(9) });
+    };
+    expect(ask({ gp_theta_layout: marker }).systemAttrs?.gp_theta).toEqual(stored);
+    expect(ask({}).systemAttrs?.gp_theta, "stored before the marker existed: matched by length").toEqual(stored);
+    // Fitted for other dimensions of the same count: passed over for the one before it.
+    expect(ask({ gp_theta_layout: "0badc0de" }).systemAttrs?.gp_theta).toEqual(history[10]!.systemAttrs.gp_theta);
+  });
+
   it("fullFitSchedule 'since': a GP asked on every third trial still fits θ fully every fullFitEvery rows", () => {
     // `auto`'s hedge asks the GP on some trials only. Under "multiple" (the default) its full fits
     // come only when such a trial falls on a multiple of 10 rows (here rows 10 and 40 of 10..49); in

@@ -81,6 +81,7 @@ import type { ParamValue } from "../../domain/distributions.js";
 import { violation } from "../../domain/objectives.js";
 import type { Trial } from "../../domain/trial.js";
 import { minimizeLbfgs } from "../../math/lbfgs.js";
+import { hashString } from "../../math/rng.js";
 import { sampleUniform } from "../../domain/sampling.js";
 import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
 import { type FidelityData, fidelityData } from "../fidelity.js";
@@ -202,6 +203,8 @@ interface ModelChoice {
   readonly constraintTheta: (number[] | null)[] | null;
   /** Modelled rows at the latest full fit (`gp_fit_rows`; null when unknown). */
   readonly fullFitRows: number | null;
+  /** What θ's entries mean (`gp_theta_layout`). */
+  readonly layout: string;
 }
 
 export class GpStrategy implements Strategy {
@@ -214,7 +217,7 @@ export class GpStrategy implements Strategy {
     return modelOrUniform(dims, params, req.rng, () => {
       const result = data === null ? null : this.modelSuggest(req, dims, data);
       if (result === null) return null;
-      const systemAttrs: Record<string, unknown> = { gp_theta: Array.from(result.theta) };
+      const systemAttrs: Record<string, unknown> = { gp_theta: Array.from(result.theta), [THETA_LAYOUT_ATTR]: result.layout };
       // Only "since" reads it: under the default the trials stay as they were.
       if (this.opts.fullFitSchedule === "since") systemAttrs.gp_fit_rows = result.fullFitRows;
       if (result.constraintTheta !== null) systemAttrs[CONSTRAINT_THETA_ATTR] = result.constraintTheta;
@@ -257,7 +260,8 @@ export class GpStrategy implements Strategy {
     // `maxWarmFitIterations` (0: θ reused as stored), with a full fit — which also checks
     // the default θ — every `fullFitEvery` COMPLETE trials (`fullFitSchedule`) so that a drift
     // of θ is followed. Deterministic from history, like the warm start itself.
-    const { theta: warm, fitRows: lastFull } = latestTheta(req.trials, thetaLength(inputs));
+    const layout = thetaLayout(dims, latent !== undefined);
+    const { theta: warm, fitRows: lastFull } = latestTheta(req.trials, thetaLength(inputs), layout);
     const since = this.opts.fullFitSchedule === "since" && lastFull !== null;
     const fullFit = warm === null ||
       (since ? data.rows.length - lastFull >= this.opts.fullFitEvery : data.rows.length % this.opts.fullFitEvery === 0);
@@ -350,7 +354,7 @@ export class GpStrategy implements Strategy {
     const x = new AcquisitionSearch(posterior, dims, threshold, this.opts, box, constraints).run(req.rng, incumbent, exclude);
     if (x === null) return null;
     for (let m = 0; m < d; m++) if (!Number.isFinite(x[m]!)) return null;
-    return { x, theta: Float64Array.from(theta), constraintTheta, fullFitRows: fullFit ? data.rows.length : lastFull };
+    return { x, theta: Float64Array.from(theta), constraintTheta, fullFitRows: fullFit ? data.rows.length : lastFull, layout };
   }
 
   /**
@@ -367,12 +371,30 @@ export class GpStrategy implements Strategy {
   }
 }
 
-/** The latest stored θ of `length` entries and the modelled rows at the full fit it descends from (null when not recorded). */
-function latestTheta(trials: readonly Trial[], length: number): { theta: Float64Array | null; fitRows: number | null } {
+/**
+ * Beside `gp_theta`, what its entries mean: a 32-bit hash of the modelled dimensions (name, kind,
+ * number of values, in order) and whether categoricals have latent coordinates. A θ of the right
+ * length fitted for other dimensions (a define-by-run space whose modelled set changed, or the
+ * categorical kernel switched on a stored study) is then not taken as a warm start. Trials stored
+ * before the marker existed carry none and are matched by length, as before.
+ */
+const THETA_LAYOUT_ATTR = "gp_theta_layout";
+
+/** The marker stored under {@link THETA_LAYOUT_ATTR}. */
+export function thetaLayout(dims: readonly Dim[], latent: boolean): string {
+  const text = (latent ? "latent|" : "hamming|") + dims.map((d) => `${d.name.length}:${d.name}:${d.kind}:${d.card}`).join("|");
+  return hashString(text).toString(16).padStart(8, "0");
+}
+
+/** The latest stored θ of `length` entries and this `layout` (or none recorded), and the modelled rows at the full fit it descends from (null when not recorded). */
+function latestTheta(trials: readonly Trial[], length: number, layout: string): { theta: Float64Array | null; fitRows: number | null } {
   for (let i = trials.length - 1; i >= 0; i--) {
-    const t = trials[i]!.systemAttrs.gp_theta;
+    const attrs = trials[i]!.systemAttrs;
+    const t = attrs.gp_theta;
+    const marked = attrs[THETA_LAYOUT_ATTR];
+    if (marked !== undefined && marked !== layout) continue;
     if (Array.isArray(t) && t.length === length && t.every((v) => typeof v === "number" && Number.isFinite(v))) {
-      const rows = trials[i]!.systemAttrs.gp_fit_rows;
+      const rows = attrs.gp_fit_rows;
       return { theta: Float64Array.from(t as number[]), fitRows: typeof rows === "number" && Number.isInteger(rows) ? rows : null };
     }
   }
