@@ -343,6 +343,25 @@ describe("ehvi", () => {
     }
   });
 
+  it("warm-starts the objectives' θ only from ones fitted for the same modelled dimensions (gp_theta_layout), or stored without a marker", () => {
+    const opts = { ...defaults, maxWarmFitIterations: 0, fullFitEvery: 1000 };
+    const history = run(ehviStrategyFactory, opts, 3, 2, ["minimize", "minimize"], 13, zdt1);
+    const [prev, last] = [history[11]!, history[12]!];
+    expect(prev.systemAttrs[EHVI_THETA_ATTR]).toBeDefined();
+    const marker = last.systemAttrs.gp_theta_layout;
+    expect(typeof marker).toBe("string");
+    const stored = [[0.25, -0.5, 0.125, -4], [-0.25, 0.5, 0.375, -5]];
+    const ask = (attrs: Record<string, unknown>) => {
+      const systemAttrs: Record<string, unknown> = { ...last.systemAttrs, [EHVI_THETA_ATTR]: stored, ...attrs };
+      if (!("gp_theta_layout" in attrs)) delete systemAttrs.gp_theta_layout;
+      const study = makeStudy(cube(2), { seed: 3, directions: ["minimize", "minimize"], strategy: { name: "ehvi", options: {} } });
+      return ehviStrategyFactory.create(opts).suggest(suggestRequest(study, [...history.slice(0, 12), { ...last, systemAttrs }]));
+    };
+    expect(ask({ gp_theta_layout: marker }).systemAttrs?.[EHVI_THETA_ATTR]).toEqual(stored);
+    expect(ask({}).systemAttrs?.[EHVI_THETA_ATTR], "stored before the marker existed: matched by length").toEqual(stored);
+    expect(ask({ gp_theta_layout: "0badc0de" }).systemAttrs?.[EHVI_THETA_ATTR]).toEqual(prev.systemAttrs[EHVI_THETA_ATTR]);
+  });
+
   it("hands one objective to gp and four to parego", () => {
     const one = run(ehviStrategyFactory, defaults, 1, 2, ["minimize"], 12, (x) => ({ values: [x[0]! + x[1]!] }));
     expect(one[11]!.systemAttrs.gp_theta).toBeDefined();

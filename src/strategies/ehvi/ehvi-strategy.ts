@@ -64,7 +64,7 @@ import type { Rng } from "../../math/rng.js";
 import type { Direction, Trial } from "../../domain/trial.js";
 import { hypervolume, nonDominated } from "../../math/hypervolume.js";
 import { CONSTRAINT_THETA_ATTR, type ConstraintModel, constraintColumns, fitColumn, fitConstraintModels, latestConstraintTheta } from "../gp/gp-constraints.js";
-import { type Dim, earlierConfigurations, encodeRow, hasAll, modelOrUniform, modelledDims } from "../gp/gp-dims.js";
+import { type Dim, THETA_LAYOUT_ATTR, earlierConfigurations, encodeRow, hasAll, modelOrUniform, modelledDims, thetaLayout } from "../gp/gp-dims.js";
 import { GpObjective, GpPosterior, type GpInputs } from "../gp/gp-model.js";
 import { MAX_MODEL_TRIALS, gpOptions, gpStrategyFactory } from "../gp/gp-strategy.js";
 import { modelSubset } from "../gp/gp-targets.js";
@@ -224,7 +224,7 @@ export class EhviStrategy implements Strategy {
     return modelOrUniform(dims, params, req.rng, () => {
       const choice = rows.length >= this.opts.nStartupTrials ? this.modelSuggest(req, dims, rows) : null;
       if (choice === null) return null;
-      const systemAttrs: Record<string, unknown> = { [EHVI_THETA_ATTR]: choice.thetas };
+      const systemAttrs: Record<string, unknown> = { [EHVI_THETA_ATTR]: choice.thetas, [THETA_LAYOUT_ATTR]: thetaLayout(dims, false) };
       if (choice.constraintTheta !== null) systemAttrs[CONSTRAINT_THETA_ATTR] = choice.constraintTheta;
       if (choice.weights !== null) systemAttrs[WEIGHTS_ATTR] = choice.weights;
       if (choice.arm !== null) systemAttrs[ACQUISITION_ATTR] = choice.arm;
@@ -272,7 +272,7 @@ export class EhviStrategy implements Strategy {
     const feasible = rows.map((t) => isFeasibleVector(t.constraints));
     const ranks = feasibleFirstRanks(losses, feasible);
     const fitRows = n > this.opts.maxFitTrials ? modelSubset(ranks, this.opts.maxFitTrials, req.rng) : null;
-    const warm = latestThetas(req.trials, m, d);
+    const warm = latestThetas(req.trials, m, d, thetaLayout(dims, false));
     const how = {
       prior: this.opts.lengthscalePrior, fullFit: warm === null || n % this.opts.fullFitEvery === 0,
       maxIter: this.opts.maxFitIterations, maxWarmIter: this.opts.maxWarmFitIterations,
@@ -496,9 +496,11 @@ export function frontIsDense(
   return latest.filter((i) => added(i) > NO_GAIN).length >= share * window;
 }
 
-/** The objectives' θ stored by the most recent suggestion with m entries of dimension d + 2. */
-function latestThetas(trials: readonly Trial[], m: number, d: number): Float64Array[] | null {
+/** The objectives' θ stored by the most recent suggestion with m entries of dimension d + 2 fitted for this `layout` (or none recorded; gp-dims.ts). */
+function latestThetas(trials: readonly Trial[], m: number, d: number, layout: string): Float64Array[] | null {
   for (let i = trials.length - 1; i >= 0; i--) {
+    const marked = trials[i]!.systemAttrs[THETA_LAYOUT_ATTR];
+    if (marked !== undefined && marked !== layout) continue;
     const t = trials[i]!.systemAttrs[EHVI_THETA_ATTR];
     if (!Array.isArray(t) || t.length !== m) continue;
     const ok = (v: unknown) => Array.isArray(v) && v.length === d + 2 && v.every((x) => typeof x === "number" && Number.isFinite(x));

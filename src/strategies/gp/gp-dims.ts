@@ -11,7 +11,7 @@ import type { Suggestion } from "../../domain/plugin.js";
 import { sampleUniform } from "../../domain/sampling.js";
 import type { Trial } from "../../domain/trial.js";
 import { NumericalError } from "../../math/linalg.js";
-import type { Rng } from "../../math/rng.js";
+import { type Rng, hashString } from "../../math/rng.js";
 
 /** A discrete dimension with at most this many values is searched exhaustively. */
 export const EXHAUSTIVE_MAX = 32;
@@ -120,4 +120,19 @@ export function modelOrUniform(
   }
   for (const dim of dims) params[dim.name] = sampleUniform(dim.dist, rng);
   return { params };
+}
+
+/**
+ * Beside a stored θ (`gp_theta`, `ehvi_theta`), what its entries mean: a 32-bit hash of the modelled dimensions (name, kind,
+ * number of values, in order) and whether categoricals have latent coordinates. A θ of the right
+ * length fitted for other dimensions (a define-by-run space whose modelled set changed, or the
+ * categorical kernel switched on a stored study) is then not taken as a warm start. Trials stored
+ * before the marker existed carry none and are matched by length, as before.
+ */
+export const THETA_LAYOUT_ATTR = "gp_theta_layout";
+
+/** The marker stored under {@link THETA_LAYOUT_ATTR}. */
+export function thetaLayout(dims: readonly Dim[], latent: boolean): string {
+  const text = (latent ? "latent|" : "hamming|") + dims.map((d) => `${d.name.length}:${d.name}:${d.kind}:${d.card}`).join("|");
+  return hashString(text).toString(16).padStart(8, "0");
 }

@@ -81,14 +81,13 @@ import type { ParamValue } from "../../domain/distributions.js";
 import { violation } from "../../domain/objectives.js";
 import type { Trial } from "../../domain/trial.js";
 import { minimizeLbfgs } from "../../math/lbfgs.js";
-import { hashString } from "../../math/rng.js";
 import { sampleUniform } from "../../domain/sampling.js";
 import type { ParamRequest, Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
 import { type FidelityData, fidelityData } from "../fidelity.js";
 import { AcquisitionSearch, type SearchBox } from "./gp-acquisition.js";
 import { CATEGORICAL_KERNELS, latentEmbedding } from "./gp-categorical.js";
 import { CONSTRAINT_THETA_ATTR, type ConstraintModel, constraintColumns, fitConstraintModels, latestConstraintTheta } from "./gp-constraints.js";
-import { type Dim, earlierConfigurations, encodeRow, hasAll, modelOrUniform, modelledDims } from "./gp-dims.js";
+import { type Dim, THETA_LAYOUT_ATTR, earlierConfigurations, encodeRow, hasAll, modelOrUniform, modelledDims, thetaLayout } from "./gp-dims.js";
 import { GpObjective, GpPosterior, type GpInputs, defaultTheta, thetaBounds, thetaLength } from "./gp-model.js";
 import { isModelBased, modelSubset, transformTargets, trustRegionBox, trustRegionLength } from "./gp-targets.js";
 
@@ -369,21 +368,6 @@ export class GpStrategy implements Strategy {
     const L = trustRegionLength([...data.losses], data.rows.map(isModelBased), k);
     return trustRegionBox(incumbent, lambda, mask, L);
   }
-}
-
-/**
- * Beside `gp_theta`, what its entries mean: a 32-bit hash of the modelled dimensions (name, kind,
- * number of values, in order) and whether categoricals have latent coordinates. A θ of the right
- * length fitted for other dimensions (a define-by-run space whose modelled set changed, or the
- * categorical kernel switched on a stored study) is then not taken as a warm start. Trials stored
- * before the marker existed carry none and are matched by length, as before.
- */
-const THETA_LAYOUT_ATTR = "gp_theta_layout";
-
-/** The marker stored under {@link THETA_LAYOUT_ATTR}. */
-export function thetaLayout(dims: readonly Dim[], latent: boolean): string {
-  const text = (latent ? "latent|" : "hamming|") + dims.map((d) => `${d.name.length}:${d.name}:${d.kind}:${d.card}`).join("|");
-  return hashString(text).toString(16).padStart(8, "0");
 }
 
 /** The latest stored θ of `length` entries and this `layout` (or none recorded), and the modelled rows at the full fit it descends from (null when not recorded). */
