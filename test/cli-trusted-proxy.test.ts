@@ -1,5 +1,5 @@
 /**
- * `--trusted-proxy ADDR[,ADDR...]` on the commands that start HTTP doors (`serve --dashboard` and
+ * `--trusted-proxy ADDR[,ADDR...]` (addresses or CIDR networks) on the commands that start HTTP doors (`serve --dashboard` and
  * `--mcp-http`, `dashboard`): a reverse proxy on another machine is one remote address for all its
  * users, and three dashboard pages through one that opens a connection per request went past the
  * per-address accept budget (502s), with no way to say so. What the doors do with the addresses is
@@ -41,14 +41,14 @@ describe("--trusted-proxy", () => {
     const db = join(dir, "refused.db");
     const cases: [string[], string][] = [
       [["serve", "--storage", db, "--dashboard", "0", "--trusted-proxy", "192.0.2.7,proxy.internal"], "proxy.internal"],
-      [["serve", "--storage", db, "--mcp-http", "0", "--mcp-token", TOKEN, "--trusted-proxy", "192.0.2.0/24"], "192.0.2.0/24"],
+      [["serve", "--storage", db, "--mcp-http", "0", "--mcp-token", TOKEN, "--trusted-proxy", "192.0.2.0/33"], "192.0.2.0/33"],
       [["serve", "--storage", db, "--dashboard", "0", "--trusted-proxy", "192.0.2.7", "--trusted-proxy", "192.0.2.7:8080"], "192.0.2.7:8080"],
       [["serve", "--storage", db, "--dashboard", "0", "--trusted-proxy", "192.0.2.7,"], ""],
       [["dashboard", "--storage", db, "--port", "0", "--trusted-proxy", "300.1.2.3"], "300.1.2.3"],
     ];
     for (const [args, bad] of cases) {
       const r = run(...args);
-      expect(r.stderr.trim(), args.join(" ")).toBe(`tuneport: --trusted-proxy takes exact IPv4 or IPv6 addresses, comma-separated (no names, ranges, ports or zone ids), got ${JSON.stringify(bad)}`);
+      expect(r.stderr.trim(), args.join(" ")).toBe(`tuneport: --trusted-proxy takes IPv4 or IPv6 addresses or CIDR networks (10.0.0.0/8), comma-separated (no names, ports or zone ids), got ${JSON.stringify(bad)}`);
       expect(r.status).toBe(2);
       expect(existsSync(db)).toBe(false);
     }
@@ -58,10 +58,10 @@ describe("--trusted-proxy", () => {
     expect(idle.status).toBe(2);
   });
 
-  it("hands good addresses (comma-separated, repeated, IPv4 and IPv6) to the dashboard's and MCP's doors of serve, and to dashboard's", async () => {
+  it("hands good addresses and networks (comma-separated, repeated, IPv4 and IPv6) to the dashboard's and MCP's doors of serve, and to dashboard's", async () => {
     const db = join(dir, "served.db");
-    const given = ["192.0.2.7", "2001:DB8::1", "::ffff:198.51.100.4"];
-    const server = await startServer(db, ["--dashboard", "0", "--mcp-http", "0", "--mcp-token", TOKEN, "--trusted-proxy", given.slice(0, 2).join(","), "--trusted-proxy", given[2] as string, "--log-format", "json"]);
+    const given = ["192.0.2.7", "2001:DB8::1", "10.0.0.0/8", "::ffff:198.51.100.4"];
+    const server = await startServer(db, ["--dashboard", "0", "--mcp-http", "0", "--mcp-token", TOKEN, "--trusted-proxy", given.slice(0, 3).join(","), "--trusted-proxy", given[3] as string, "--log-format", "json"]);
     expect((await logLine(server.proc, server.lines, "dashboard listening")).trusted_proxies).toEqual(given);
     expect((await logLine(server.proc, server.lines, "mcp http listening")).trusted_proxies).toEqual(given);
     expect((await logLine(server.proc, server.lines, "tuneport ready")).dashboard).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);

@@ -5,7 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import { MIN_TOKEN_LENGTH, isHostName, isLoopbackHost } from "../transports/http/http-rules.js";
-import { canonicalAddress } from "../transports/http/accept-budget.js";
+import { proxyNet } from "../transports/http/accept-budget.js";
 import { type Command, UsageError, exitWhenIdle, intOption, listenProblem, logOptions, noPositionals } from "./command.js";
 
 /** The dashboard's listening options, checked. */
@@ -22,15 +22,15 @@ export const TOKEN_CHARS = /^[\x21-\x7e]+$/;
 export const TOKEN_HINT = "make one with: openssl rand -hex 24";
 
 /**
- * `--trusted-proxy ADDR[,ADDR...]` (repeatable), each an exact IPv4/IPv6 address. @throws UsageError
- * naming the first that is not one
+ * `--trusted-proxy ADDR[,ADDR...]` (repeatable), each an exact IPv4/IPv6 address or a CIDR network.
+ * @throws UsageError naming the first that is neither
  */
 export function trustedProxyOption(v: Record<string, unknown>): string[] {
   const given = (v["trusted-proxy"] as string[] | undefined) ?? [];
   const addresses = given.flatMap((g) => g.split(",")).map((a) => a.trim());
   for (const a of addresses)
-    if (canonicalAddress(a) === null)
-      throw new UsageError(`--trusted-proxy takes exact IPv4 or IPv6 addresses, comma-separated (no names, ranges, ports or zone ids), got ${JSON.stringify(a)}`);
+    if (proxyNet(a) === null)
+      throw new UsageError(`--trusted-proxy takes IPv4 or IPv6 addresses or CIDR networks (10.0.0.0/8), comma-separated (no names, ports or zone ids), got ${JSON.stringify(a)}`);
   return addresses;
 }
 
@@ -75,8 +75,8 @@ Options:
   --dashboard-allow-host NAME  also accept NAME in the Host and Origin headers; repeatable
   --trusted-proxy ADDR[,ADDR...]
                                addresses of reverse proxies in front of the dashboard
-                               (exact IPv4/IPv6 addresses, no names or ranges;
-                               repeatable): each is left out of the per-address limits
+                               (IPv4/IPv6 addresses or CIDR networks such as
+                               10.0.0.0/8, no names; repeatable): each is left out of the per-address limits
                                (50 new connections a second, 100 at once, as loopback
                                is; 384 open), since every user of a proxy on another
                                machine arrives from its address; the op queue and live

@@ -5,7 +5,7 @@
  * test/http-ipv6-prefix.test.ts, dashboard-busy.test.ts, mcp-http-limits.test.ts.
  */
 import { describe, expect, it } from "vitest";
-import { AcceptBudget, addressKey, canonicalAddress, forwardedClient, trustedAddresses } from "./accept-budget.js";
+import { AcceptBudget, addressKey, canonicalAddress, forwardedClient, proxyNet, trustedAddresses } from "./accept-budget.js";
 
 describe("trusted proxy addresses", () => {
   it("matches a remote address however it is spelled: IPv6 case and zeros, an IPv4 address and its IPv4-mapped form", () => {
@@ -15,11 +15,37 @@ describe("trusted proxy addresses", () => {
     expect(trustedAddresses([])("10.0.0.5")).toBe(false);
   });
 
-  it("takes exact addresses only: no names, ranges, ports or zone ids", () => {
-    for (const bad of ["proxy.internal", "10.0.0.0/8", "10.0.0.1:80", "[::1]", "fe80::1%eth0", "010.0.0.1", "10.0.0.256", ""]) {
+  it("takes exact addresses and CIDR networks only: no names, ports, zone ids or malformed prefixes", () => {
+    for (const bad of ["proxy.internal", "10.0.0.1:80", "[::1]", "fe80::1%eth0", "010.0.0.1", "10.0.0.256", ""]) {
       expect(canonicalAddress(bad), bad).toBeNull();
-      expect(() => trustedAddresses(["10.0.0.1", bad])).toThrow(`not an IPv4 or IPv6 address: ${JSON.stringify(bad)}`);
+      expect(() => trustedAddresses(["10.0.0.1", bad])).toThrow(`not an IPv4 or IPv6 address or CIDR network: ${JSON.stringify(bad)}`);
     }
+    for (const bad of ["10.0.0.0/33", "10.0.0.0/", "10.0.0.0/08", "10.0.0.0/-1", "10.0.0.0/8/8", "2001:db8::/129", "proxy.internal/8", "10.0.0.0/ 8", "fe80::1%eth0/64"]) {
+      expect(proxyNet(bad), bad).toBeNull();
+      expect(() => trustedAddresses([bad])).toThrow(`not an IPv4 or IPv6 address or CIDR network: ${JSON.stringify(bad)}`);
+    }
+  });
+
+  it("matches an address inside a CIDR network however either is spelled, and nothing outside it", () => {
+    const trusted = trustedAddresses(["10.1.0.0/16", "2001:DB8:ab00::/40", "192.0.2.77/32", "172.16.5.9/28"]);
+    const inside = ["10.1.0.0", "10.1.255.255", "::ffff:10.1.2.3", "2001:db8:abff:ffff::1", "2001:db8:ab00::", "192.0.2.77", "172.16.5.0", "172.16.5.15"];
+    const outside = ["10.2.0.0", "10.0.255.255", "11.1.0.1", "2001:db8:ac00::1", "2001:db8:aa00::1", "192.0.2.76", "172.16.5.16", "172.16.4.255", "::1", "127.0.0.1", "junk"];
+    for (const remote of inside) expect(trusted(remote), remote).toBe(true);
+    for (const remote of outside) expect(trusted(remote), remote).toBe(false);
+    expect(trustedAddresses(["0.0.0.0/0"])("203.0.113.9"), "every IPv4 address").toBe(true);
+    expect(trustedAddresses(["0.0.0.0/0"])("2001:db8::1"), "but no IPv6 one").toBe(false);
+    expect(trustedAddresses(["::/0"])("2001:db8::1")).toBe(true);
+    // A /16 of IPv6 splits no 16-bit group; a /12 and a /20 do.
+    expect(trustedAddresses(["2001:db0::/28"])("2001:dbf:ffff::1")).toBe(true);
+    expect(trustedAddresses(["2001:db0::/28"])("2001:dc0::1")).toBe(false);
+    expect(trustedAddresses(["2000::/12"])("200f:ffff::1")).toBe(true);
+    expect(trustedAddresses(["2000::/12"])("2010::1")).toBe(false);
+  });
+
+  it("reads the forwarded client past every hop inside a trusted network", () => {
+    const trusted = trustedAddresses(["10.0.0.0/8"]);
+    expect(forwardedClient("10.3.3.3", "203.0.113.5, 10.9.9.9", trusted)).toBe("203.0.113.5");
+    expect(forwardedClient("192.0.2.1", "203.0.113.5", trusted), "not from inside the network: the header is not read").toBe("192.0.2.1");
   });
 });
 

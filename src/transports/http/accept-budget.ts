@@ -99,21 +99,62 @@ export function forwardedClient(remote: string, forwarded: string | string[] | u
   return remote;
 }
 
+/** A trusted proxy's address or network: its first `bits` bits of the 128 (an IPv4 one as its IPv4-mapped form, 96 + n). */
+interface ProxyNet {
+  readonly groups: readonly number[];
+  readonly bits: number;
+}
+
 /**
- * Whether a remote address is one of `addresses` (exact IPv4/IPv6 addresses, compared by
- * `canonicalAddress`). @throws Error naming the first that is not an IP address
+ * An exact IPv4/IPv6 address, or a network in CIDR notation (`10.0.0.0/8`, `2001:db8::/32`; the
+ * prefix length 0–32 or 0–128, plain digits); null for anything else (a name, a port, a zone id).
+ */
+export function proxyNet(entry: string): ProxyNet | null {
+  const slash = entry.indexOf("/");
+  const base = slash < 0 ? entry : entry.slice(0, slash);
+  const c = canonicalAddress(base);
+  if (c === null) return null;
+  const v4 = isIP(base) === 4;
+  let bits = 128;
+  if (slash >= 0) {
+    const n = entry.slice(slash + 1);
+    if (!/^(0|[1-9][0-9]{0,2})$/.test(n) || Number(n) > (v4 ? 32 : 128)) return null;
+    bits = (v4 ? 96 : 0) + Number(n);
+  }
+  return { groups: groupsOf(c.slice(1, -1)), bits };
+}
+
+function inNet(net: ProxyNet, g: readonly number[]): boolean {
+  for (let i = 0, left = net.bits; left > 0; i++, left -= 16) {
+    const mask = left >= 16 ? 0xffff : (0xffff << (16 - left)) & 0xffff;
+    if (((g[i] as number) & mask) !== ((net.groups[i] as number) & mask)) return false;
+  }
+  return true;
+}
+
+/**
+ * Whether a remote address is one of `addresses`: exact IPv4/IPv6 addresses, compared by
+ * `canonicalAddress`, or networks in CIDR notation (`proxyNet`; a proxy whose address changes, as
+ * an ingress controller's pods do, named by its subnet). An IPv4 address and network match the
+ * IPv4-mapped form of the address too. @throws Error naming the first that is neither
  */
 export function trustedAddresses(addresses: readonly string[]): (address: string) => boolean {
   const set = new Set<string>();
+  const nets: ProxyNet[] = [];
   for (const a of addresses) {
-    const c = canonicalAddress(a);
-    if (c === null) throw new Error(`not an IPv4 or IPv6 address: ${JSON.stringify(a)}`);
-    set.add(c);
+    const net = proxyNet(a);
+    if (net === null) throw new Error(`not an IPv4 or IPv6 address or CIDR network: ${JSON.stringify(a)}`);
+    if (net.bits === 128) set.add(canonicalAddress(a.split("/")[0] as string) as string);
+    else nets.push(net);
   }
-  if (set.size === 0) return () => false;
+  if (set.size === 0 && nets.length === 0) return () => false;
   return (address) => {
     const c = canonicalAddress(address);
-    return c !== null && set.has(c);
+    if (c === null) return false;
+    if (set.has(c)) return true;
+    if (nets.length === 0) return false;
+    const g = groupsOf(c.slice(1, -1));
+    return nets.some((net) => inNet(net, g));
   };
 }
 

@@ -302,7 +302,8 @@ describe("an HTTP door's connection limits", () => {
       // 10 at once, then one per 100 s: none comes back during the test. 127.0.0.1 stands for the other client.
       acceptBudget: { rate: 0.01, burst: 10, exempt: (address) => address === "127.0.0.1" },
       // A reverse proxy on another machine (--trusted-proxy), as the IPv4-mapped form names it too.
-      trustedProxies: ["::ffff:127.0.0.3"],
+      // And proxies named by their network (127.0.0.16–19).
+      trustedProxies: ["::ffff:127.0.0.3", "127.0.0.16/30"],
     });
     const port = await door.start();
     const one = (localAddress: string) =>
@@ -320,7 +321,11 @@ describe("an HTTP door's connection limits", () => {
     expect(await Promise.all(Array.from({ length: 30 }, () => one("127.0.0.1")))).toEqual(Array.from({ length: 30 }, () => "answered"));
     // Before --trusted-proxy, a proxy's connection per request spent the budget of all its users.
     expect(await Promise.all(Array.from({ length: 30 }, () => one("127.0.0.3")))).toEqual(Array.from({ length: 30 }, () => "answered"));
+    expect(await Promise.all(Array.from({ length: 30 }, () => one("127.0.0.18")))).toEqual(Array.from({ length: 30 }, () => "answered"));
     expect(door.throttledConnections).toBe(20);
+    // Just outside the network: an address like any other.
+    expect((await Promise.all(Array.from({ length: 30 }, () => one("127.0.0.20")))).filter((r) => r === "answered").length).toBe(10);
+    expect(door.throttledConnections).toBe(40);
     expect(await one("127.0.0.2")).toBe("closed");
   }, 20_000);
 });
