@@ -10,6 +10,11 @@ export interface Command {
   /** Full help: usage line, description, options. */
   readonly help: string;
   readonly options: NonNullable<ParseArgsConfig["options"]>;
+  /**
+   * False for a command that takes no positional argument (a server): an unknown option there is
+   * never a value that belongs after '--', so the error does not suggest putting it there.
+   */
+  readonly positionals?: boolean;
   run(values: Record<string, unknown>, positionals: string[]): Promise<number>;
 }
 
@@ -51,14 +56,22 @@ function parseProblem(cmd: Command, argv: readonly string[], err: Error & { code
   const end = argv.indexOf("--");
   const token = argv.slice(0, end < 0 ? argv.length : end).find((a) => a === given || a.startsWith(given)) ?? given;
   const word = given.startsWith("--") ? given : token;
-  const near = closestOption(Object.keys(cmd.options), word.replace(/^-+/, ""));
-  return near !== null ? `unknown option '${word}'; did you mean --${near}?` : `unknown option '${word}'; an argument starting with '-' goes after '--' (-- ${token})`;
+  const bare = word.replace(/^-+/, "");
+  const near = closestName(Object.keys(cmd.options), bare);
+  if (near !== null) return `unknown option '${word}'; did you mean --${near}?`;
+  const related = relatedOptions(cmd, bare);
+  if (related.length > 0) return `unknown option '${word}'; the options for a ${bare.toUpperCase()}: ${related.join(", ")}`;
+  return cmd.positionals === false ? `unknown option '${word}'` : `unknown option '${word}'; an argument starting with '-' goes after '--' (-- ${token})`;
 }
 
-/** The option name at edit distance at most 2 from `typed` (the nearest; null when none). */
-function closestOption(names: readonly string[], typed: string): string | null {
+/**
+ * The name nearest `typed` by edit distance, when it is a likely typo: at most 2 edits and fewer
+ * than half of `typed`'s letters (`--host` is not a typo of `--port`, two edits of four letters:
+ * `dashboard --host` was answered "did you mean --port?"); null when none is.
+ */
+export function closestName(names: readonly string[], typed: string): string | null {
   let best: string | null = null;
-  let bestDistance = 3;
+  let bestDistance = Math.min(3, Math.ceil(typed.length / 2));
   for (const name of names) {
     const d = editDistance(name, typed);
     if (d < bestDistance) [best, bestDistance] = [name, d];
@@ -66,13 +79,39 @@ function closestOption(names: readonly string[], typed: string): string | null {
   return best;
 }
 
-/** Levenshtein distance. */
+/**
+ * A command's options that a word names without being a typo of one: `--host` for
+ * `--dashboard-host HOST`, `--port` for `--bind ENDPOINT (tcp://HOST:PORT)` and `--mcp-http PORT`:
+ * what the option takes is the word in capitals, or its help puts the word in an address
+ * (`scheme://…WORD…`, then quoted). In the order of the command's options; empty for a word
+ * shorter than three letters.
+ */
+function relatedOptions(cmd: Command, word: string): string[] {
+  if (!/^[a-z]{3,}$/i.test(word)) return [];
+  const capital = word.toUpperCase();
+  const inAddress = new RegExp(`\\w+://[^\\s,;)]*\\b${capital}\\b[^\\s,;)]*`);
+  return Object.keys(cmd.options).flatMap((name) => {
+    const takes = optionHelp(cmd.help, name);
+    if (takes === null) return [];
+    const value = takes.slice(0, takes.indexOf(":"));
+    if (value === capital) return [`--${name} ${value}`];
+    const address = inAddress.exec(takes);
+    return address ? [`--${name} ${value} (${address[0]})`] : [];
+  });
+}
+
+/** Edit distance (optimal string alignment: a swap of two neighbouring letters is one edit, `shwo`/`show`). */
 function editDistance(a: string, b: string): number {
+  let before: number[] = [];
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const row = [i];
-    for (let j = 1; j <= b.length; j++) row.push(Math.min((prev[j] as number) + 1, (row[j - 1] as number) + 1, (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1)));
-    prev = row;
+    for (let j = 1; j <= b.length; j++) {
+      let d = Math.min((prev[j] as number) + 1, (row[j - 1] as number) + 1, (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, (before[j - 2] as number) + 1);
+      row.push(d);
+    }
+    [before, prev] = [prev, row];
   }
   return prev[b.length] as number;
 }

@@ -86,6 +86,7 @@ Options:
   --log-format FORMAT          pretty or json [pretty on a terminal, else json]
   -h, --help                   show this help
 `,
+  positionals: false,
   options: {
     storage: { type: "string", default: "./tuneport.db" },
     port: { type: "string", default: "8080" },

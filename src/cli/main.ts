@@ -2,7 +2,7 @@
 /** The `tuneport` command. */
 import { TuneportError } from "../domain/errors.js";
 import { VERSION } from "../version.js";
-import { type Command, UsageError, fileProblem, runCommand } from "./command.js";
+import { type Command, UsageError, closestName, fileProblem, runCommand } from "./command.js";
 import { terminalSafe } from "./terminal.js";
 import { maxOf } from "../math/extremes.js";
 
@@ -20,6 +20,16 @@ const COMMANDS: readonly (readonly [name: string, summary: string, load: () => P
   ["import", "recreate a study from a 'tuneport export' file", async () => (await import("./export-import.js")).importCommand],
   ["keygen", "generate a CURVE key pair (server or client) for encrypted ZeroMQ", async () => (await import("./keygen.js")).keygenCommand],
 ];
+
+/**
+ * "unknown command 'serv'; did you mean 'serve'?" (a near command name), or '--version' for
+ * `tuneport version`: the bare "unknown command" and the command list left the typo to be found.
+ */
+function unknownCommand(name: string): string {
+  const near = closestName(COMMANDS.map(([n]) => n), name);
+  const hint = near !== null ? `; did you mean '${near}'?` : name === "version" ? "; did you mean '--version'?" : "";
+  return `tuneport: unknown command '${terminalSafe(name, true)}'${hint}\n\n${usage()}`;
+}
 
 function usage(): string {
   const width = maxOf(COMMANDS.map(([name]) => name.length));
@@ -66,7 +76,7 @@ async function main(argv: string[]): Promise<number> {
     const topic = name === "help" ? rest[0] : undefined;
     const loadTopic = COMMANDS.find(([n]) => n === topic)?.[2];
     if (topic !== undefined && !loadTopic) {
-      process.stderr.write(`tuneport: unknown command '${terminalSafe(topic, true)}'\n\n${usage()}`);
+      process.stderr.write(unknownCommand(topic));
       return 2;
     }
     if (loadTopic) return runCommand(await loadTopic(), ["--help"]);
@@ -79,7 +89,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const load = COMMANDS.find(([n]) => n === name)?.[2];
   if (!load) {
-    process.stderr.write(`tuneport: unknown command '${terminalSafe(name, true)}'\n\n${usage()}`);
+    process.stderr.write(unknownCommand(name));
     return 2;
   }
   return runCommand(await load(), rest);

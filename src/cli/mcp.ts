@@ -40,6 +40,7 @@ ${pluginsHelp(24)}
 ${curveClientHelp(24)}
   -h, --help            show this help
 `,
+  positionals: false,
   options: {
     storage: { type: "string" },
     bind: { type: "string", multiple: true },

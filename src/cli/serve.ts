@@ -132,6 +132,7 @@ ${pluginsHelp(26)}
                           names (docs/SECURITY.md "Connections")
   -h, --help              show this help
 `,
+  positionals: false,
   options: {
     storage: { type: "string", default: "./tuneport.db" },
     bind: { type: "string", multiple: true },

@@ -5,7 +5,7 @@ import { type Study, TRIAL_STATES, type TrialState } from "../domain/trial.js";
 import { type TrialsPage, trialCursor } from "../service/paging.js";
 import { type ParetoFrontView, paretoFrontView } from "../service/pareto.js";
 import { type LineageView, type StudyView, type TrialView, metricNamesOf, summaryView, summaryViews, trialView } from "../service/views.js";
-import { type Command, UsageError, intOption } from "./command.js";
+import { type Command, UsageError, closestName, intOption } from "./command.js";
 import type { BestReportRow, StoredTrial, SummaryReader } from "../storage/storage.js";
 import { lineageAnswer, noFiniteResult, reportedAt, trialNeededFor } from "../service/lineage.js";
 import { LINEAGE_READ_MODELS } from "../strategies/lineage-models.js";
@@ -44,8 +44,11 @@ Options:
   },
   async run(v, pos) {
     const [sub, name, trialArg] = pos;
-    if (!sub || !["list", "show", "trials", "lineage"].includes(sub))
-      throw new UsageError("expected list, show NAME, trials NAME or lineage NAME [TRIAL]; see --help");
+    const subs = ["list", "show", "trials", "lineage"];
+    if (!sub || !subs.includes(sub)) {
+      const near = sub ? closestName(subs, sub) : null;
+      throw new UsageError(`${sub ? `unknown 'studies ${sub}'${near !== null ? ` (did you mean 'studies ${near}'?)` : ""}: ` : ""}expected list, show NAME, trials NAME or lineage NAME [TRIAL]; see --help`);
+    }
     // A word too many (a name with a space not quoted, say) was ignored and another study shown.
     const most = sub === "list" ? 1 : sub === "lineage" ? 3 : 2;
     if (pos.length > most)
