@@ -389,3 +389,21 @@ describe("a refusal of the service", () => {
     await expect(service.execute("ask", { study: "l", lease_ttl_s: 0.5 })).rejects.toThrow(/^ask: lease_ttl_s/);
   });
 });
+
+describe("a plot kind by its short name", () => {
+  it("draws as the CLI, the ZeroMQ op and study.plot draw it: plot kind 'parallel' and 'intermediate' (the README's names) were refused by the tool's enum", async () => {
+    await call("create_study", { name: "p", space: SPACE });
+    for (const value of [0.3, 0.1, 0.2]) {
+      const asked = await call("ask_trial", { study: "p" });
+      const { trial: { number: trial }, token } = asked.structuredContent as { trial: { number: number }; token: string };
+      expect((await call("report_intermediate", { study: "p", trial, token, step: 1, value })).isError).toBeFalsy();
+      expect((await call("tell_trial", { study: "p", trial, token, value })).isError).toBeFalsy();
+    }
+    for (const [kind, canonical] of [["parallel", "parallel_coordinates"], ["intermediate", "intermediate_values"], ["slice", "slice"]]) {
+      const r = await call("plot", { study: "p", kind });
+      expect(r.isError, textOf(r)).toBeFalsy();
+      expect(r.content.some((c) => c.type === "image" && c.mimeType === "image/png")).toBe(true);
+      expect(r.structuredContent).toMatchObject({ study: "p", kind: canonical });
+    }
+  });
+});

@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { TuneportError } from "../../../domain/errors.js";
 import { finishHow } from "../../../domain/trial.js";
-import { PLOT_KINDS } from "../../../service/plots.js";
+import { PLOT_KIND_NAMES, parsePlotKind } from "../../../service/plots.js";
 import { fmt, fmtHypervolume } from "../../../service/summary.js";
 import { plural } from "../../../domain/format.js";
 import type { Finishes } from "../../../service/aggregates.js";
@@ -92,20 +92,22 @@ const plotTool = defineTool({
   },
   input: z.object({
     study: studyArg,
-    kind: z.enum(PLOT_KINDS).default("history"),
+    // The short names too (parallel, intermediate), as the CLI, the ZeroMQ op and study.plot take them.
+    kind: z.enum(PLOT_KIND_NAMES as [string, ...string[]]).default("history"),
     params: z.array(z.string().min(1).max(256)).max(16).optional(),
     log_y: z.boolean().optional(),
   }),
   output: z.looseObject({ kind: z.string(), caption: z.string(), bytes: z.number().int() }),
   ops: ["plot"],
   async run(a, { backend }) {
-    const plot = await backend.call("plot", { study: a.study, kind: a.kind, params: a.params, log_y: a.log_y });
+    const kind = parsePlotKind(a.kind);
+    const plot = await backend.call("plot", { study: a.study, kind, params: a.params, log_y: a.log_y });
     return {
       content: [
         { type: "image", data: Buffer.from(plot.png).toString("base64"), mimeType: "image/png" },
         { type: "text", text: plot.caption },
       ],
-      structuredContent: { study: a.study, kind: a.kind, caption: plot.caption, mime_type: "image/png", bytes: plot.png.length },
+      structuredContent: { study: a.study, kind, caption: plot.caption, mime_type: "image/png", bytes: plot.png.length },
     };
   },
 });
