@@ -54,6 +54,13 @@ describe("tuneport mcp over stdio", () => {
     const second = procs.spawn([CLI, "mcp", "--storage", db]);
     expect(await exited(second)).toBe(1);
     expect(second.out()).toContain("in use by another tuneport process");
+    // With the ways on: an agent configured with --storage beside a running server on that file
+    // (the README's configuration) read only "one server per database file".
+    const wayOn = "stop that process first, or reach its studies through it: 'tuneport mcp --connect ENDPOINT' (its --bind, e.g. tcp://127.0.0.1:5555) gives an agent MCP in front of it";
+    expect(second.out()).toContain(wayOn);
+    const server = procs.spawn([CLI, "serve", "--storage", db, "--bind", "tcp://127.0.0.1:0"]);
+    expect(await exited(server)).toBe(1);
+    expect(server.out()).toContain(wayOn);
     // The first one is unaffected.
     expect((await call(first.client, "list_studies")).isError).toBeFalsy();
   });

@@ -92,7 +92,7 @@ export async function openEmbedded(logger: Logger, opts: EmbeddedOptions): Promi
       return null;
     }
   } else {
-    const sqlite = new SqliteStorage({ path: opts.path, durability: opts.durability ?? "process" });
+    const sqlite = openSqliteWriter(opts.path, opts.durability ?? "process");
     if (sqlite.tightenedFiles.length > 0)
       logger.warn({ files: sqlite.tightenedFiles }, "storage files were readable by group or others; set to 0600 (they hold results and lease tokens)");
     storage = sqlite;
@@ -165,5 +165,24 @@ export async function warmStudyPlots(service: StudyService, logger: Logger): Pro
     }
   } catch (err) {
     logger.debug({ study, reason: (err as Error).message }, "charts not warmed up");
+  }
+}
+
+/**
+ * The SQLite file as its writer. A file another live tuneport process holds is refused as the
+ * storage refuses it, with the ways on: `tuneport mcp --storage FILE` beside a `tuneport serve` on
+ * the same file (an agent's configuration written from the README) said only "in use by another
+ * tuneport process (pid N); one server per database file". @throws TuneportError UNAVAILABLE
+ */
+function openSqliteWriter(path: string, durability: Durability): SqliteStorage {
+  try {
+    return new SqliteStorage({ path, durability });
+  } catch (err) {
+    if (!(err instanceof TuneportError) || err.code !== "UNAVAILABLE" || typeof err.data?.pid !== "number") throw err;
+    throw new TuneportError(
+      "UNAVAILABLE",
+      `${err.message}: stop that process first, or reach its studies through it: 'tuneport mcp --connect ENDPOINT' (its --bind, e.g. tcp://127.0.0.1:5555) gives an agent MCP in front of it, and 'tuneport studies', 'plot', 'export' and 'dashboard' read the file beside it`,
+      err.data,
+    );
   }
 }
