@@ -3,7 +3,7 @@
  * Which factories go to a thread, and how errors come back. The equivalence of suggestions is
  * the strategy conformance suite's worker-thread check.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import type { SearchSpace } from "../domain/distributions.js";
 import { TuneportError } from "../domain/errors.js";
 import type { StrategyFactory } from "../domain/plugin.js";
@@ -20,6 +20,7 @@ import type { WorkerRunner } from "./worker-runner.js";
 
 let runner: WorkerRunner | null = null;
 afterEach(async () => {
+  vi.useRealTimers();
   await runner?.close();
   runner = null;
 });
@@ -71,6 +72,10 @@ describe("WorkerRunner", () => {
 
   it("abandons a suggestion past its deadline, replaces its thread and answers the requests queued behind it", { timeout: 120_000 }, async () => {
     // Every offloaded study shares the threads: one suggestion that never returned held them all for good.
+    // The deadlines run on a clock this test holds: a thread's start-up (the TypeScript loader compiling
+    // the sources) counts against its first request's deadline, and on a loaded machine the real 10 s
+    // ran out on the legitimate asks before and behind the stuck one. The clock moves only below.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
     const catalogue = new URL("../../test/fixtures/spin-catalogue.ts", import.meta.url).href;
     runner = sourceWorkerRunner(silentLogger(), { offloadAll: true, catalogue, deadlineMs: 10_000 });
     const random = randomStrategyFactory as StrategyFactory<unknown>;
@@ -79,8 +84,12 @@ describe("WorkerRunner", () => {
     const ask = () => (runner as WorkerRunner).suggest(random, random.create({}), suggestRequest(plain, []));
     expect(typeof (await ask()).params.x).toBe("number");
     const spin = makeStudy(space, { strategy: { name: "spin", options: {} } });
-    const stuck = runner.suggest(random, random.create({}), suggestRequest(spin, [])).catch((e: unknown) => e);
+    let settled = false;
+    const stuck = runner.suggest(random, random.create({}), suggestRequest(spin, [])).catch((e: unknown) => e).finally(() => (settled = true));
     const behind = ask();
+    await vi.advanceTimersByTimeAsync(9_999);
+    expect(settled, "abandoned before its deadline").toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
     expect(((await stuck) as Error).message).toMatch(/took longer than 10 s \(its thread was stopped\)/);
     expect(typeof (await behind).params.x).toBe("number");
     expect(typeof (await ask()).params.x).toBe("number");
