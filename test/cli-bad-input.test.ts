@@ -182,14 +182,12 @@ describe.concurrent("tuneport given bad input", () => {
   });
 
   it("export --out interrupted by Ctrl-C leaves no temporary file and no half-written FILE", async () => {
-    // A study whose export takes a while: 10,000 trials with 30 reports each (~9 MB of JSON Lines,
-    // a MiB at a time, each followed by a turn of the event loop where the signal is handled). The
-    // check below sees the first MiB within a poll (5 ms) of its write; the rest takes over a second
-    // of CPU. (30,000 trials gave no more coverage, and their import took a quarter of this file's time.)
+    // A study whose export writes several chunks: 4,000 trials with 30 reports each (~3.6 MB of JSON
+    // Lines, a MiB at a time, each followed by a turn of the event loop where the signal is handled).
     const [head, trial] = STUDY.split("\n").map((l) => JSON.parse(l)) as [Record<string, unknown>, Record<string, unknown>];
     const intermediate = Array.from({ length: 30 }, (_, step) => [step, 1 / (step + 1)]);
     const lines = [JSON.stringify({ ...head, name: "long" })];
-    for (let number = 0; number < 10_000; number++) lines.push(JSON.stringify({ ...trial, number, intermediate }));
+    for (let number = 0; number < 4_000; number++) lines.push(JSON.stringify({ ...trial, number, intermediate }));
     const src = join(dir, "long.jsonl");
     writeFileSync(src, `${lines.join("\n")}\n`);
     const longDb = join(dir, "long.db");
@@ -197,19 +195,22 @@ describe.concurrent("tuneport given bad input", () => {
     const outDir = join(dir, "interrupted");
     mkdirSync(outDir);
     const out = join(outDir, "long.jsonl");
-    // At the lowest priority (nice 19): on a busy machine this test's polls were starved while the
-    // export wrote its whole file, and the interrupt came after it had finished (exit 0). Niced, the
-    // export gets ~1/70 of a core's share against this process, so the window stretches when busy.
-    const p = spawn("nice", ["-n", "19", process.execPath, CLI, "export", "long", "--storage", longDb, "--out", out], { stdio: ["ignore", "pipe", "pipe"] });
+    // The export stops itself (SIGSTOP, fixtures/stop-when-writing.mjs) on the first turn of its loop
+    // that finds its temporary file holding something, and is interrupted there, whatever the load.
+    // (Polled from here, it ran at nice 19 so as not to finish first; at load 20-30 it outlasted 180 s.)
+    const preload = new URL("./fixtures/stop-when-writing.mjs", import.meta.url).href;
+    const env = { ...process.env, STOP_WHEN_WRITING_OUT: out };
+    const p = spawn(process.execPath, ["--import", preload, CLI, "export", "long", "--storage", longDb, "--out", out], { stdio: ["ignore", "pipe", "pipe"], env });
     let stderr = "";
     p.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     let done = false;
     const exited = new Promise<number | null>((resolve) => p.on("close", (status) => ((done = true), resolve(status))));
-    // Once the temporary file holds something, interrupt.
-    const writing = () => readdirSync(outDir).some((f) => f.startsWith("long.jsonl.tmp-") && statSync(join(outDir, f)).size > 0);
-    while (!done && !writing()) await new Promise((r) => setTimeout(r, 5));
+    const stopped = () => / T /.test((() => { try { return readFileSync(`/proc/${p.pid}/stat`, "utf8").replace(/^.*\)/s, ""); } catch { return ""; } })());
+    while (!done && !stopped()) await new Promise((r) => setTimeout(r, 5));
     expect(done, "the export finished before its temporary file was seen").toBe(false);
-    p.kill("SIGINT");
+    expect(readdirSync(outDir).filter((f) => f.startsWith("long.jsonl.tmp-"))).toHaveLength(1);
+    p.kill("SIGINT"); // delivered when it goes on
+    p.kill("SIGCONT");
     expect(await exited).toBe(130);
     expect(stderr).not.toMatch(/^\s+at /m);
     expect(readdirSync(outDir)).toEqual([]);
