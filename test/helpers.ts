@@ -51,11 +51,12 @@ export async function stopServers(): Promise<void> {
 /**
  * Starts `tuneport serve` (on a free loopback port unless `bind` names one) and waits until it is
  * ready. A server that does not get ready is killed before the error is thrown; one that does is
- * tracked until it exits (`stopServers`).
+ * tracked until it exits (`stopServers`). `node`: Node options before the CLI (a preload), and an
+ * IPC channel to the server (test/fixtures/heap-probe.mjs answers on it).
  */
-export async function startServer(dbPath: string, extra: string[] = [], bind = "tcp://127.0.0.1:0"): Promise<ServerProcess> {
-  const proc = spawn(process.execPath, [CLI, "serve", "--storage", dbPath, "--bind", bind, ...extra], {
-    stdio: ["ignore", "pipe", "pipe"],
+export async function startServer(dbPath: string, extra: string[] = [], bind = "tcp://127.0.0.1:0", node: { execArgv?: string[]; ipc?: boolean } = {}): Promise<ServerProcess> {
+  const proc = spawn(process.execPath, [...(node.execArgv ?? []), CLI, "serve", "--storage", dbPath, "--bind", bind, ...extra], {
+    stdio: node.ipc ? ["ignore", "pipe", "pipe", "ipc"] : ["ignore", "pipe", "pipe"],
   });
   live.add(proc);
   proc.once("exit", () => live.delete(proc));
