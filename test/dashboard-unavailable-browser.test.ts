@@ -11,6 +11,9 @@
  * And on two servers sharing the database: the list of one re-reads the lines of studies the other
  * serves (it hears no change of those) every 5 s while it shows any. Before, they stayed as of the
  * list's last read, until a change of its own server's studies or a reload.
+ *
+ * The pages run on a clock the test holds (test/page-clock.ts): their retry and re-read timers fire
+ * when the test moves it, not after seconds of wall time; the servers and PostgreSQL keep real time.
  */
 import { type Server, type Socket, connect, createServer } from "node:net";
 import type { Browser } from "playwright-core";
@@ -18,6 +21,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { postgresBackend } from "../src/testing/storage-backends.js";
 import { launchChromium } from "./browser.js";
 import { TestClient, freePort, startServer, stopServers } from "./helpers.js";
+import { advance, advanceUntil, installPageClock } from "./page-clock.js";
 
 const HANG = 90_000;
 let browser: Browser;
@@ -88,23 +92,26 @@ describe("the studies list of a server whose database stalls", () => {
       await expect
         .poll(async () => (await client.request("studies_overview", {}, `probe-${Date.now()}`)).error?.code, { timeout: HANG, interval: 200 })
         .toBe("UNAVAILABLE");
+      await installPageClock(page);
       await page.goto(`${base}/#/`);
       await page.locator("#main", { hasText: "retrying" }).waitFor();
       // The page retries on its own time (1 s, then longer): still refused, it still says so.
-      await page.locator("#main", { hasText: "retrying in 2 s" }).waitFor();
+      await advanceUntil(page, () => page.locator("#main", { hasText: "retrying in 2 s" }).isVisible());
       // Left for the study's page (refused too, and retried on its own): the list's retries stop.
       let listReads = 0;
       page.on("request", (r) => void (r.url().endsWith("/api/op/studies_overview") && listReads++));
       await page.evaluate(() => void ((globalThis as any).location.hash = "#/study/s")); // in the page: no reload
-      await page.locator("#main", { hasText: "retrying in 4 s" }).waitFor();
+      await advanceUntil(page, () => page.locator("#main", { hasText: "retrying in 4 s" }).isVisible());
       expect(listReads).toBe(0);
       await page.evaluate(() => void ((globalThis as any).location.hash = "#/"));
       await page.locator("#main", { hasText: "retrying" }).waitFor();
     } finally {
       proxy.flow();
     }
-    // No reload, no click, no change heard: the next retry reads the list.
-    await page.locator('tr[data-study="s"]').waitFor();
+    // No reload, no click, no change heard: the next retry reads the list. The page's clock moves
+    // about ten times as fast as the server's while the server takes its hold back.
+    const listed = page.locator('tr[data-study="s"]');
+    while (!(await listed.isVisible())) await advance(page, 1000).then(() => new Promise((r) => setTimeout(r, 100)));
     expect(await page.locator("#main").innerText()).not.toContain("retrying");
     expect(errors).toEqual([]);
     await page.close();
@@ -133,6 +140,7 @@ describe("the studies list of a server beside another on one database", () => {
     page.setDefaultTimeout(HANG);
     const errors: string[] = [];
     page.on("pageerror", (e) => errors.push(e.message));
+    await installPageClock(page);
     await page.goto(`${base}/#/`);
     const row = page.locator('tr[data-study="theirs"]');
     await row.locator(".badge", { hasText: "other server" }).waitFor();
@@ -140,6 +148,7 @@ describe("the studies list of a server beside another on one database", () => {
     // A trial told on 'b': 'a' hears no change of it, and its page (no reload) shows it all the same.
     const t = await cb.call("ask", { study: "theirs" });
     await cb.call("tell", { study: "theirs", trial: t.trial.number, token: t.lease.token, state: "COMPLETE", value: 2 });
+    await advance(page, 6_000); // past one re-read (every 5 s)
     await expect.poll(() => row.locator("td.counts").innerText(), { timeout: HANG, interval: 200 }).toBe("complete 1");
     expect(errors).toEqual([]);
     await page.close();
