@@ -233,9 +233,12 @@ class FailoverChannel:
         self._channels: dict[str, Channel] = {}
         self._lock = threading.Lock()
         self._closed = False
-        self._handoff = threading.Lock()
+        self._handoff = threading.RLock()
         """Taken by ``close`` and by a request as it lets go of ``_lock``: the one closes the sockets,
-        or leaves them (and ``_when_closed``) to the request under way, which closes them as it ends."""
+        or leaves them (and ``_when_closed``) to the request under way, which closes them as it ends.
+        Re-entrant: a signal handler that closes the client (a SIGTERM handler's ``close()``) runs on
+        the thread that holds it in ``_let_go``, and waited for it for ever (``_let_go`` then closes
+        what that ``close`` left to it)."""
         self._when_closed: Callable[[], None] | None = None
         """``close``'s callback, when a request under way closes the sockets: called once they are."""
         self._stop_at: float | None = None  # ``stop_at``'s (close's deadline)
@@ -445,18 +448,26 @@ class FailoverChannel:
     def _let_go(self) -> None:
         """Ends a request's turn (``_lock``); once the channel is closed (``close`` did not wait for
         this request), closes the sockets and tells ``close``'s callback."""
+        thens: list[Callable[[], None]] = []
         with self._handoff:
-            then = None
-            try:
-                if self._closed:
+            # Released first, however the rest ends: interrupted there (Ctrl-C), the lock stayed held
+            # and every later call on the closed client waited its turn for ever.
+            self._lock.release()
+            # What a close() left to this request. Taken again (not kept) so that a close() run by a
+            # signal handler anywhere in here, on this thread, is not lost: one landing after the
+            # check finds the turn free and closes the sockets itself; one landing while the turn is
+            # taken again leaves its callback, and the loop takes it. Interrupted in
+            # ``_close_sockets``, the callback stays for the next request to let go.
+            while self._closed and (self._channels or self._when_closed is not None) and self._lock.acquire(blocking=False):
+                then = None
+                try:
                     self._close_sockets()
                     then, self._when_closed = self._when_closed, None
-            finally:
-                # Released however that ends: interrupted there (Ctrl-C), the lock stayed held and
-                # every later call on the closed client waited its turn for ever. The callback then
-                # stays for the next request to let go (the sockets may not all be closed).
-                self._lock.release()
-        if then is not None:
+                finally:
+                    self._lock.release()
+                if then is not None:
+                    thens.append(then)
+        for then in thens:
             then()
 
     def _unreachable_error(self, message: Mapping[str, Any], budget: float, grace: bool) -> TimeoutError:
