@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import optuna_parity_cases as objects  # noqa: E402
 import optuna_parity_loop as loop  # noqa: E402
+import optuna_parity_values as values  # noqa: E402
 from optuna_parity_cases import Obs, Side, builtin_base  # noqa: E402
 
 CASES: list[Callable[[Side], Obs]] = [objects.case_best_when_empty, objects.case_optimize_basic,
@@ -41,7 +42,8 @@ CASES: list[Callable[[Side], Obs]] = [objects.case_best_when_empty, objects.case
     objects.case_report, objects.case_study_misc, objects.case_live_trial, objects.case_pruned_value,
     objects.case_dataframe_edges, objects.case_dataframe_dtypes,
     objects.case_summaries, objects.case_values_and_arguments,
-    objects.case_pruner_and_queue, loop.case_threads_and_catch, objects.case_frozen_protocol, loop.case_log_lines]
+    objects.case_pruner_and_queue, loop.case_threads_and_catch, objects.case_frozen_protocol, loop.case_log_lines,
+    values.case_numpy_values]
 
 # Differences stated on purpose, key -> where and why (python-client/README.md "Coming from Optuna").
 KNOWN: dict[str, str] = {
@@ -55,6 +57,7 @@ KNOWN: dict[str, str] = {
     "multi.direction": "a multi-objective study's direction is the first objective's (Optuna: RuntimeError)",
     "multi.trial_value": "a multi-objective trial's value is None (Optuna: RuntimeError)",
     "tell.pruned_with_value": "tell(trial, v, state=PRUNED) records v (Optuna refuses a value with PRUNED)",
+    "numpy.tell_pruned_values_0d": "tell(trial, v, state=PRUNED) records v, a 0-d array too (Optuna refuses a value with PRUNED); np.array([v]) is refused in both",
     "tell.inf": "an infinite value fails the trial (Optuna completes it with inf)",
     "report.step_float": "steps are numbers: a float step is taken (multi-fidelity budgets)",
     "report.lower_step": "a report below the last step is refused (Optuna takes steps in any order)",

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ._errors import FailedPreconditionError, InvalidArgumentError, LeaseLostError, TuneportError
 from ._study import _nan_message, _unusable_value
 from ._trial import INTERRUPTED_WAIT_S, FrozenTrial, Trial
+from ._told import as_float
 
 if TYPE_CHECKING:
     from ._study import Study
@@ -331,7 +332,7 @@ def _as_float(value: Any) -> float | None:
     if value is None or isinstance(value, (str, bytes)):
         return None
     try:
-        return float(value)
+        return as_float(value)  # a numpy array of one element is not a number, whatever numpy's version
     except (TypeError, ValueError, OverflowError):  # OverflowError: an int past the float range
         return None
 

@@ -24,6 +24,7 @@ from ._protocol import NIL, json_attrs
 from ._enums import StudyDirection, TrialState, trial_state
 from ._enqueued import EnqueuedTrial
 from ._trial import FrozenTrial, TrajectoryPoint, Trial, _fail_reason, constraint_order
+from ._told import as_float
 
 if TYPE_CHECKING:
     from ._client import Client
@@ -602,8 +603,12 @@ class Study:
                     )
                 value = told[0]
             uncast = None if value is None else _uncastable(value)
-            if uncast is not None:
-                raise InvalidArgumentError(uncast, {"study": self.name, "trial": t.number})
+            if uncast is not None:  # e.g. np.array([v]): one value, not a number (``_told_items``)
+                raise InvalidArgumentError(
+                    f"{uncast}: a PRUNED trial records at most one number, the value it was pruned at (Optuna refuses any "
+                    "value with PRUNED: 'Values cannot be specified when state is TrialState.PRUNED'); the trial is still RUNNING",
+                    {"study": self.name, "trial": t.number},
+                )
             t.prune(cast(Any, value), user_attrs=user_attrs)  # one number or None, checked above
         elif final == "FAIL":
             if value is not None:  # Optuna's check: a value would be dropped without a word
@@ -742,9 +747,9 @@ class Study:
         if distributions:
             args["distributions"] = {k: _distribution_wire(d) for k, d in distributions.items()}
         if values is not None:
-            args["values"] = [float(v) for v in values]
+            args["values"] = [as_float(v) for v in values]
         elif value is not None:
-            args["value"] = float(value)
+            args["value"] = as_float(value)
         if constraints is not None:
             args["constraints"] = _constraint_values(constraints) or []
         if intermediate_values:
@@ -1158,7 +1163,7 @@ def create_trial(
     final = trial_state(state)
     if value is not None and values is not None:
         raise ValueError("Specify only one of `value` and `values`.")
-    told = [float(value)] if value is not None else None if values is None else [float(v) for v in values]
+    told = [as_float(value)] if value is not None else None if values is None else [as_float(v) for v in values]
     if final == TrialState.COMPLETE and told is None:
         raise ValueError("values should be set for a complete trial.")
     if final in (TrialState.FAIL, TrialState.WAITING, TrialState.RUNNING) and told is not None:
@@ -1275,7 +1280,7 @@ def _uncastable(value: Any) -> str | None:
         try:
             if isinstance(v, (str, bytes)):
                 raise TypeError(v)
-            float(v)
+            as_float(v)  # a numpy array of one element is not a number, whatever numpy's version
         except (TypeError, ValueError, OverflowError):  # OverflowError: an int past the float range
             shown = repr(v)
             bad.append(f"The value {shown if len(shown) <= 80 else shown[:77] + '...'} could not be cast to float")
@@ -1300,7 +1305,7 @@ def _nan_message(value: Any) -> str | None:
     """Optuna's words for the NaNs in ``value`` (a number or a sequence of them), or None without one."""
     items = _told_items(value)
     try:
-        nans = [float(v) for v in items if math.isnan(float(v))]
+        nans = [as_float(v) for v in items if math.isnan(as_float(v))]
     except (TypeError, ValueError, OverflowError):
         return None
     return "; ".join(f"The value {v} is not acceptable" for v in nans) or None
@@ -1310,7 +1315,7 @@ def _non_finite(value: Any) -> bool:
     """True when ``value`` (a number or a sequence of them) holds a NaN or an infinity."""
     items = _told_items(value)
     try:
-        return any(not math.isfinite(float(v)) for v in items)
+        return any(not math.isfinite(as_float(v)) for v in items)
     except (TypeError, ValueError, OverflowError):
         return False
 

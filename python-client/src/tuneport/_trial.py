@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, overload
 
 from ._enums import TrialState, trial_state
+from ._told import as_float
 from ._distributions import Categorical, Distribution, Float, Int, Scalar, as_declared, distribution_from_wire, remember_categorical
 from ._errors import (
     ClientClosedError,
@@ -388,11 +389,12 @@ def _floats_or_none(raw: Any) -> list[float] | None:
 
 
 def _values_args(value: float | Sequence[float], what: str = "value") -> dict[str, Any]:
-    """``{"value": v}`` for one number, ``{"values": [...]}`` for a sequence (several objectives),
-    each cast to float as Optuna does (see ``_number``)."""
-    if isinstance(value, (list, tuple)) or getattr(value, "ndim", 0) >= 1:
-        seq: Sequence[Any] = value  # type: ignore[assignment]  # a list, tuple or 1-d array
-        return {"values": [_number(v, f"{what}[{i}]") for i, v in enumerate(seq)]}
+    """``{"value": v}`` for one number, ``{"values": [...]}`` for a list or tuple (several
+    objectives), each cast to float as Optuna does (see ``_number``). As ``study.tell`` and Optuna
+    5.0 read a told value, anything else is one value: a numpy array too, refused by ``_number``
+    (a 0-d one is a number)."""
+    if isinstance(value, (list, tuple)):
+        return {"values": [_number(v, f"{what}[{i}]") for i, v in enumerate(value)]}
     return {"value": _number(value, what)}
 
 
@@ -521,7 +523,7 @@ def _number(x: Any, what: str) -> float:
     if type(x) is float:
         return x
     try:
-        return float(x)
+        return as_float(x)  # a numpy array of one element is not a number, whatever numpy's version
     except (TypeError, ValueError, OverflowError) as exc:
         raise TypeError(f"{what} must be a number that can be cast to float (got {_short_repr(x)}: {exc})") from None
 
