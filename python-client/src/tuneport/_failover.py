@@ -234,11 +234,8 @@ class FailoverChannel:
         self._lock = threading.Lock()
         self._closed = False
         self._handoff = threading.RLock()
-        """Taken by ``close`` and by a request as it lets go of ``_lock``: the one closes the sockets,
-        or leaves them (and ``_when_closed``) to the request under way, which closes them as it ends.
-        Re-entrant: a signal handler that closes the client (a SIGTERM handler's ``close()``) runs on
-        the thread that holds it in ``_let_go``, and waited for it for ever (``_let_go`` then closes
-        what that ``close`` left to it)."""
+        """Taken by ``close`` and by a request as it lets go of ``_lock`` (re-entrant: a signal handler's ``close()``
+        runs on the thread that holds it there): the one closes the sockets, or leaves them (and ``_when_closed``) to the request under way."""
         self._when_closed: Callable[[], None] | None = None
         """``close``'s callback, when a request under way closes the sockets: called once they are."""
         self._stop_at: float | None = None  # ``stop_at``'s (close's deadline)
@@ -446,27 +443,19 @@ class FailoverChannel:
                 ch.stop_at(at)
 
     def _let_go(self) -> None:
-        """Ends a request's turn (``_lock``); once the channel is closed (``close`` did not wait for
-        this request), closes the sockets and tells ``close``'s callback."""
+        """Ends a request's turn (``_lock``); once closed, closes the sockets and tells ``close``'s callback."""
         thens: list[Callable[[], None]] = []
         with self._handoff:
-            # Released first, however the rest ends: interrupted there (Ctrl-C), the lock stayed held
-            # and every later call on the closed client waited its turn for ever.
-            self._lock.release()
-            # What a close() left to this request. Taken again (not kept) so that a close() run by a
-            # signal handler anywhere in here, on this thread, is not lost: one landing after the
-            # check finds the turn free and closes the sockets itself; one landing while the turn is
-            # taken again leaves its callback, and the loop takes it. Interrupted in
-            # ``_close_sockets``, the callback stays for the next request to let go.
+            self._lock.release()  # first: interrupted later (Ctrl-C), no call waits its turn for ever
+            # The turn is taken again for what a close() left to it: a signal handler's close() landing
+            # here finds the turn free, or leaves its callback to the loop (kept when interrupted).
             while self._closed and (self._channels or self._when_closed is not None) and self._lock.acquire(blocking=False):
-                then = None
                 try:
                     self._close_sockets()
                     then, self._when_closed = self._when_closed, None
+                    thens.extend([then] if then is not None else [])
                 finally:
                     self._lock.release()
-                if then is not None:
-                    thens.append(then)
         for then in thens:
             then()
 
