@@ -243,7 +243,7 @@ def call_cost(device: str = "cpu") -> None:
         "the request dict 19 us, `os.urandom(16)` for its id 40 us more, waking the idle background thread 40 us more; "
         "back to back 1-6 us each). The call therefore takes no request id from the kernel (a per-process random prefix "
         "and a counter) and wakes nobody while reports keep coming: the background thread, once it sent a report, "
-        "looks at its queue every 5 ms for 0.5 s (`REPORT_POLL_S`, `REPORT_LINGER_S` in _client.py).",
+        "looks at its queue every 5 ms for 0.5 s (`REPORT_POLL_S`, `REPORT_LINGER_S` in _background.py).",
     ]
     if suffix:
         lines = lines[:-2]

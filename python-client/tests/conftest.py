@@ -19,7 +19,7 @@ import pytest
 import zmq
 
 import tuneport as tp
-from tuneport import _client, _protocol
+from tuneport import _background, _client, _protocol
 
 REPO = Path(__file__).resolve().parents[2]
 SERVER_MAIN = Path(os.environ["TUNEPORT_CLI"]) if os.environ.get("TUNEPORT_CLI") else REPO / "dist" / "cli" / "main.js"
@@ -126,8 +126,8 @@ def background_asleep(trial: tp.Trial, monkeypatch: pytest.MonkeyPatch) -> _clie
     REPORT_POLL_S raised to 60 s, and a report of step 0 sent (the thread polls after one). A
     non-blocking report made now wakes nobody: it stays queued until the thread is told to look
     (``close``). Returns the client's ``_Background``."""
-    monkeypatch.setattr(_client, "REPORT_POLL_S", 60.0)
-    monkeypatch.setattr(_client, "REPORT_LINGER_S", 600.0)
+    monkeypatch.setattr(_background, "REPORT_POLL_S", 60.0)
+    monkeypatch.setattr(_background, "REPORT_LINGER_S", 600.0)
     trial.report(0.5, 0, wait=False)
     trial.flush_reports()
     background = trial.study.client._background  # noqa: SLF001

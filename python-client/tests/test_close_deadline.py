@@ -23,7 +23,7 @@ import pytest
 
 import tuneport as tp
 from conftest import ServerProcess, TurnHeld, background_asleep
-from tuneport import _client
+from tuneport import _background, _client
 
 TIMEOUT_S = 1.0
 
@@ -120,7 +120,7 @@ def test_close_queueing_a_report_put_aside_into_a_full_queue_waits_for_room_with
     until its deadline, and the report is dropped with a warning that names it.
 
     MAX_PENDING_REPORTS is 1 here, and the background thread sleeps in its poll: the queue stays full."""
-    monkeypatch.setattr(_client, "MAX_PENDING_REPORTS", 1)
+    monkeypatch.setattr(_background, "MAX_PENDING_REPORTS", 1)
     client = tp.connect(server.endpoint, heartbeat=False, timeout=TIMEOUT_S, retries=0)
     try:
         trial = client.create_study(name).ask()

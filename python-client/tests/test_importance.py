@@ -16,7 +16,7 @@ import pytest
 import tuneport as tp
 import tuneport as optuna_tp  # a moved script's spelling
 from conftest import ServerProcess
-from tuneport import _client, _protocol, importance
+from tuneport import _connection, _protocol, importance
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -71,7 +71,7 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
         return real(op, args, **kw)
 
     monkeypatch.setattr(_protocol, "make_request", recording)
-    monkeypatch.setattr(_client, "make_request", recording)
+    monkeypatch.setattr(_connection, "make_request", recording)  # the Client's requests
     yield log
 
 

@@ -27,7 +27,7 @@ import pytest
 
 import tuneport as tp
 from conftest import ServerProcess, TurnHeld, in_thread, until
-from tuneport import _client
+from tuneport import _background
 
 
 # Ctrl-C must raise KeyboardInterrupt here, whatever shell started the tests (conftest).
@@ -37,7 +37,7 @@ pytestmark = pytest.mark.usefixtures("ctrl_c_raises")
 def _full_queue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[ServerProcess, tp.Client, tp.Trial]:
     """A trial whose client's queue is full (steps 1 and 2, step 1 in flight) of a server killed
     since: the report in flight waits for it for ever (``outage_budget_s=math.inf``)."""
-    monkeypatch.setattr(_client, "MAX_PENDING_REPORTS", 2)
+    monkeypatch.setattr(_background, "MAX_PENDING_REPORTS", 2)
     srv = ServerProcess(tmp_path / "t.db").start()
     client = tp.connect(srv.endpoint, heartbeat=False, timeout=5, retries=0, outage_budget_s=math.inf)
     trial = client.create_study("s").ask()

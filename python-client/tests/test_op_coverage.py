@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import tuneport as tp
-from tuneport import _client, _protocol, _study, _trial
+from tuneport import _background, _client, _connection, _protocol, _study, _trial
 
 OPS = json.loads((Path(__file__).resolve().parents[2] / "protocol" / "ops.json").read_text())["ops"]
 MODULES = (_client, _study, _trial, tp)  # tp: its submodules' functions ("importance.get_param_importances")
@@ -51,7 +51,8 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         return real(op, args, **kw)
 
     monkeypatch.setattr(_protocol, "make_request", recording)
-    monkeypatch.setattr(_client, "make_request", recording)
+    monkeypatch.setattr(_connection, "make_request", recording)  # the Client's requests
+    monkeypatch.setattr(_background, "make_request", recording)  # the background thread's
     yield ops
 
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from ._distributions import Categorical, Distribution, Float, Int, Scalar
-from ._trial import _check_compatible, _OptunaV2Suggest, _set_named_constraint
+from ._frozen import _check_compatible, _OptunaV2Suggest, _set_named_constraint
 
 
 class FixedTrial(_OptunaV2Suggest):

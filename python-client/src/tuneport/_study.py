@@ -23,7 +23,8 @@ from ._plot import Plot, PlotKind
 from ._protocol import NIL, json_attrs
 from ._enums import StudyDirection, TrialState, trial_state
 from ._enqueued import EnqueuedTrial
-from ._trial import FrozenTrial, TrajectoryPoint, Trial, _fail_reason, constraint_order
+from ._frozen import _fail_reason, constraint_order
+from ._trial import FrozenTrial, TrajectoryPoint, Trial
 from ._told import as_float
 
 if TYPE_CHECKING:

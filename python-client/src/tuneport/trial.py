@@ -6,7 +6,8 @@ hints and ``isinstance``: the base of ``Trial``, ``FrozenTrial`` and ``FixedTria
 from ._enums import TrialState
 from ._fixed import FixedTrial
 from ._study import create_trial
-from ._trial import FrozenTrial, Trial, _OptunaV2Suggest
+from ._frozen import _OptunaV2Suggest
+from ._trial import FrozenTrial, Trial
 
 BaseTrial = _OptunaV2Suggest
 
