@@ -56,6 +56,14 @@ function costlyBackend(ran: string[]): McpBackend {
   return backend;
 }
 
+/** `resources/read` requests the server has read and not answered, every session's (its own bookkeeping). */
+function readsHeld(s: McpHttpServer): number {
+  let n = 0;
+  for (const session of (s as unknown as { sessions: Map<string, { unanswered: Map<unknown, string> }> }).sessions.values())
+    for (const method of session.unanswered.values()) if (method === "resources/read") n++;
+  return n;
+}
+
 async function open(url: string, name: string): Promise<Client> {
   const client = new Client({ name, version: "1" });
   await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { authorization: `Bearer ${TOKEN}` } } }));
@@ -102,5 +110,35 @@ describe("MCP over HTTP: calls take turns by client", () => {
     expect(failures).toEqual([]);
     // Without the turns each was behind dozens of the flood's (those read before it).
     expect(Math.max(...behind), `flood ops run before each of the other agent's: ${behind.join(", ")}`).toBeLessThanOrEqual(5);
+  }, 120_000);
+
+  it("a resources/read cancelled while its ops wait for their client's turn runs none of them", async () => {
+    const ran: string[] = [];
+    server = new McpHttpServer({ backend: costlyBackend(ran), logger: silentLogger(), version: "test", token: TOKEN, port: 0 });
+    const url = `http://127.0.0.1:${await server.start()}/mcp`;
+    // The client's queue kept deep: one session of it keeps 32 costly calls in flight.
+    const [busy, reader] = await Promise.all([open(url, "flood"), open(url, "flood")]);
+    let stop = false;
+    const loops = Array.from({ length: 32 }, async () => {
+      while (!stop) await busy.callTool({ name: "study_summary", arguments: { study: "flood" } }).catch(() => undefined);
+    });
+    try {
+      while (ran.length < 64) await new Promise((r) => setTimeout(r, 10));
+      // Its other session sends 10 reads and cancels them (notifications/cancelled) once the server holds them all.
+      const cancel = new AbortController();
+      const reads = Array.from({ length: 10 }, (_, i) => reader.readResource({ uri: `tuneport://studies/cancelled-${i}` }, { signal: cancel.signal }).catch(() => undefined));
+      for (let i = 0; i < 6000 && readsHeld(server as McpHttpServer) < 10; i++) await new Promise((r) => setTimeout(r, 1));
+      expect(readsHeld(server as McpHttpServer), "a hang guard").toBe(10);
+      cancel.abort("the agent moved on");
+      await Promise.all(reads);
+      // A read sent after them waits behind them in the client's queue.
+      await reader.readResource({ uri: "tuneport://studies/after" }).catch(() => undefined);
+    } finally {
+      stop = true;
+      await Promise.all(loops);
+    }
+    expect(ran).toContain("after");
+    // Run, each would have looked its study up (and summarised it): 10 to 20 ops.
+    expect(ran.filter((s) => s.startsWith("cancelled-"))).toEqual([]);
   }, 120_000);
 });

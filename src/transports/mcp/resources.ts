@@ -48,21 +48,25 @@ export function registerStudyResources(server: McpServer, backend: McpBackend, l
     }),
     { title: "tuneport study", description: "A study's configuration, counts, best trial and summary (JSON).", mimeType: "application/json" },
     // Never called: resources/read has its own handler below.
-    async (uri) => readStudy(uri.href),
+    async (uri, _variables, extra) => readStudy(uri.href, extra.signal),
   );
 
   /**
    * A study's resource. Any URI is looked up (not only those the template matches: the SDK answered
    * others with its own -32602 error); one that names no study, or a study deleted while it is read,
    * is -32002. Any other failure (a backend that went away under `--connect`) is a typed JSON-RPC error.
+   * Its ops carry the request's `signal`, as a tool call's do (`cancellableBy`): over HTTP a read
+   * cancelled (`notifications/cancelled`, its POST's connection closed, its session ended) while its
+   * ops wait for their client's turn runs neither of them (fair-calls.ts); a read of a big study that
+   * nobody waited for any more ran its `get_study` and its `study_summary` (every trial) to the end.
    */
-  const readStudy = async (uri: string) => {
+  const readStudy = async (uri: string, signal: AbortSignal) => {
     const name = studyNameOf(uri);
     if (name === null) throw resourceNotFound(`Resource not found: ${uri} names no study (list them with resources/list)`, uri);
     try {
-      const study = (await backend.call("get_study", { study: name })).study;
+      const study = (await backend.call("get_study", { study: name }, signal)).study;
       // Computed by the server (embedded or --connect): the trials never travel here.
-      const summary = await backend.call("study_summary", { study: name });
+      const summary = await backend.call("study_summary", { study: name }, signal);
       // Compact, and without the plug-in descriptions list_strategies gives: read on every look.
       return { contents: [{ uri, mimeType: "application/json", text: JSON.stringify({ study, summary: withoutDescriptions(summary) }) }] };
     } catch (err) {
@@ -71,13 +75,13 @@ export function registerStudyResources(server: McpServer, backend: McpBackend, l
     }
   };
   // Within the session's bound on calls in flight (tool-calls.ts), as tool calls are.
-  server.server.setRequestHandler(ReadResourceRequestSchema, (req) => calls.admit(() => readStudy(req.params.uri)).catch((err: unknown) => {
+  server.server.setRequestHandler(ReadResourceRequestSchema, (req, extra) => calls.admit(() => readStudy(req.params.uri, extra.signal)).catch((err: unknown) => {
     throw isTuneportError(err) ? rpcError(err, log, "resources/read") : err;
   }));
 
   // resources/list a page at a time (issue 14 §1): the SDK's template listing has no cursor.
-  server.server.setRequestHandler(ListResourcesRequestSchema, async (req) => {
-    const page = await calls.admit(() => backend.call("list_studies", { limit: RESOURCES_PAGE, cursor: req.params?.cursor })).catch((err: unknown) => {
+  server.server.setRequestHandler(ListResourcesRequestSchema, async (req, extra) => {
+    const page = await calls.admit(() => backend.call("list_studies", { limit: RESOURCES_PAGE, cursor: req.params?.cursor }, extra.signal)).catch((err: unknown) => {
       throw rpcError(err, log, "resources/list");
     });
     return {
@@ -94,13 +98,13 @@ export function registerStudyResources(server: McpServer, backend: McpBackend, l
 
   const subscribed = new Set<string>();
   // Subscribing to a URI that names no study is an error (-32002, as resources/read), not a no-op.
-  server.server.setRequestHandler(SubscribeRequestSchema, async (req) => {
+  server.server.setRequestHandler(SubscribeRequestSchema, async (req, extra) => {
     const uri = req.params.uri;
     const name = studyNameOf(uri);
     let known = false;
     if (name !== null)
       try {
-        await calls.admit(() => backend.call("get_study", { study: name }));
+        await calls.admit(() => backend.call("get_study", { study: name }, extra.signal));
         known = true;
       } catch (err) {
         if (!namesNoStudy(err)) throw rpcError(err, log, "resources/subscribe");
