@@ -114,6 +114,9 @@ ${pluginsHelp(26)}
   --mcp-allow-host NAME   also accept NAME in the Host and Origin headers of MCP requests
                           (default: loopback names and the --mcp-host address only, against
                           DNS rebinding); repeatable
+  --mcp-max-client-calls N  tool calls and resource requests one MCP client (address and
+                          clientInfo name) may have in flight over all its sessions; more
+                          are refused UNAVAILABLE until some are answered [256]
   --dashboard PORT        also serve the live dashboard (a web page) at http://HOST:PORT/
   --dashboard-host HOST   interface for --dashboard [127.0.0.1]; any other needs a token
   --dashboard-token TOKEN the dashboard's token (at least 16 characters; asked for when
@@ -157,6 +160,7 @@ ${pluginsHelp(26)}
     "mcp-host": { type: "string", default: "127.0.0.1" },
     "mcp-token": { type: "string" },
     "mcp-allow-host": { type: "string", multiple: true },
+    "mcp-max-client-calls": { type: "string" },
     dashboard: { type: "string" },
     "dashboard-host": { type: "string", default: "127.0.0.1" },
     "dashboard-token": { type: "string" },
@@ -183,6 +187,7 @@ ${pluginsHelp(26)}
     const plugins = v.plugins === undefined ? undefined : await loadPluginModule(v.plugins as string);
     const limits = zmqLimits(v);
     const mcpPort = intOption("mcp-http", v["mcp-http"], 0, 65535);
+    const mcpMaxClientCalls = intOption("mcp-max-client-calls", v["mcp-max-client-calls"], 1, 100_000);
     const mcpHost = v["mcp-host"] as string;
     // An empty variable is unset (as for the dashboard's token): `export TUNEPORT_MCP_TOKEN=` stopped
     // every serve, with or without --mcp-http.
@@ -267,6 +272,7 @@ ${pluginsHelp(26)}
         port: mcpPort,
         allowedHosts: mcpAllowHosts,
         trustedProxies,
+        ...(mcpMaxClientCalls !== undefined ? { maxClientCalls: mcpMaxClientCalls } : {}),
       });
       try {
         await mcpHttp.start();
@@ -338,6 +344,7 @@ function refuseIdleOptions(v: Record<string, unknown>): void {
     ["mcp-token", v["mcp-http"] === undefined, "--mcp-http PORT"],
     ["mcp-host", v["mcp-http"] === undefined, "--mcp-http PORT"],
     ["mcp-allow-host", v["mcp-http"] === undefined, "--mcp-http PORT"],
+    ["mcp-max-client-calls", v["mcp-http"] === undefined, "--mcp-http PORT"],
     ["dashboard-token", v.dashboard === undefined, "--dashboard PORT"],
     ["dashboard-host", v.dashboard === undefined, "--dashboard PORT"],
     ["dashboard-allow-host", v.dashboard === undefined, "--dashboard PORT"],

@@ -40,6 +40,7 @@ import { bodyProblem, duplicateKeyReply, forbiddenKeyReply, invalidUtf8Reply, ma
 import { requestProblem, reusedIdProblem } from "./request-shape.js";
 import { HttpDoor, trustedLog } from "../http/http-door.js";
 import { FairCalls } from "./fair-calls.js";
+import { ClientCalls } from "./client-calls.js";
 import { readBody } from "../http/http-rules.js";
 
 export { hostOfHeader, isLoopbackHost } from "../http/http-rules.js";
@@ -66,6 +67,8 @@ export interface McpHttpOptions {
   readonly updateThrottleMs?: number;
   /** Unsent bytes past which answers over BIG_ANSWER_BYTES are refused [MAX_UNSENT_BYTES]. */
   readonly maxUnsentBytes?: number;
+  /** Calls and resource requests one client may have in flight over all its sessions [DEFAULT_MAX_CLIENT_CALLS] (client-calls.ts). */
+  readonly maxClientCalls?: number;
 }
 
 /** A response stream (a session's GET stream, or a POST's) and the messages queued for it that it has not yet taken. */
@@ -132,6 +135,8 @@ export class McpHttpServer {
   private readonly maxUnsentBytes: number;
   /** Every session's ops take turns by client (fair-calls.ts). */
   private readonly fair = new FairCalls();
+  /** Calls in flight by client, over all its sessions (client-calls.ts). */
+  readonly clientCalls: ClientCalls;
   private refusedLoggedAt = 0;
   /** Sessions ended since start to let another client in (`evictFromHoarder`). */
   evictedFromHoarder = 0;
@@ -140,6 +145,7 @@ export class McpHttpServer {
   constructor(private readonly opts: McpHttpOptions) {
     this.log = opts.logger.child({ component: "mcp-http" });
     this.maxUnsentBytes = opts.maxUnsentBytes ?? MAX_UNSENT_BYTES;
+    this.clientCalls = new ClientCalls(opts.maxClientCalls);
     this.door = new HttpDoor({
       logger: opts.logger,
       component: "mcp-http",
@@ -341,7 +347,7 @@ export class McpHttpServer {
     const tag = sessionTag(sessionId);
     const who = () => workerIdentity("mcp", { session: tag, ...(mcp.server.server.getClientVersion() ?? {}) });
     const backend = this.fair.backendFor(this.opts.backend.as?.(who) ?? this.opts.backend, client);
-    const mcp = createTuneportMcp(backend, { logger: this.opts.logger, version: this.opts.version, updateThrottleMs: this.opts.updateThrottleMs });
+    const mcp = createTuneportMcp(backend, { logger: this.opts.logger, version: this.opts.version, updateThrottleMs: this.opts.updateThrottleMs, clientShare: this.clientCalls.share(client) });
     const session: Session = {
       client,
       mcp,

@@ -30,6 +30,7 @@ import { errorMeta } from "./uris.js";
 import { registerPrompts } from "./prompts.js";
 import { registerStudyResources } from "./resources.js";
 import { ToolCalls, checkToolArguments } from "./tool-calls.js";
+import type { CallShare } from "./client-calls.js";
 import { callInput, toolDefinition } from "./tool-list.js";
 import { insightTools } from "./tools/insights.js";
 import { steeringTools } from "./tools/steering.js";
@@ -46,6 +47,8 @@ export interface TuneportMcpOptions {
   readonly updateThrottleMs?: number;
   /** Longest `wait_for_progress` timeout in seconds; keep below the client's request timeout [50]. */
   readonly maxWaitS?: number;
+  /** The bound on calls in flight this server's client shares with its other sessions (client-calls.ts). */
+  readonly clientShare?: CallShare;
 }
 
 const INSTRUCTIONS = `tuneport runs hyperparameter-optimization studies (like Optuna) that training workers
@@ -112,7 +115,7 @@ export function createTuneportMcp(backend: McpBackend, opts: TuneportMcpOptions)
   );
   const all: McpTool[] = toolTable(maxWaitS);
   const tools = new Map(all.map((t) => [t.name, t]));
-  const calls = new ToolCalls();
+  const calls = new ToolCalls(opts.clientShare);
 
   /** Runs a tool on parsed arguments; a TuneportError becomes an isError result that names the next step. */
   const guarded = async (t: McpTool, args: Record<string, unknown>, extra: Extra): Promise<CallToolResult> => {

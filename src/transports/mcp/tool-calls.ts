@@ -6,6 +6,7 @@
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { TuneportError } from "../../domain/errors.js";
 import { checkArgumentLimits } from "../../domain/input-limits.js";
+import type { CallShare } from "./client-calls.js";
 import { errorResult } from "./format.js";
 
 /**
@@ -45,6 +46,15 @@ function busyResult(): CallToolResult {
   );
 }
 
+/** The refusal of a call beyond its client's share (client-calls.ts), over all its sessions. */
+function clientBusy(share: CallShare): TuneportError {
+  return new TuneportError(
+    "UNAVAILABLE",
+    `this client already has ${share.limit} tool calls and requests in flight over its MCP sessions: wait for some of their answers, then send it again`,
+    { max_client_calls: share.limit },
+  );
+}
+
 /**
  * Tool calls in flight on one MCP server, and its stop signal. Long calls (wait_for_progress)
  * race their waits against `stopped`; `stop` resolves once every call has its result.
@@ -55,7 +65,8 @@ export class ToolCalls {
   /** Resolves when `stop` is called. */
   readonly stopped: Promise<void>;
 
-  constructor() {
+  /** `share`: the bound its client's sessions share (client-calls.ts); none over stdio. */
+  constructor(private readonly share?: CallShare) {
     this.stopped = new Promise((resolve) => this.controller.signal.addEventListener("abort", () => resolve(), { once: true }));
   }
 
@@ -67,6 +78,7 @@ export class ToolCalls {
   run(call: () => Promise<CallToolResult>): Promise<CallToolResult> {
     if (this.stopping) return Promise.resolve(stoppingResult());
     if (this.inflight.size >= MAX_TOOL_CALLS_IN_FLIGHT) return Promise.resolve(busyResult());
+    if (this.share && !this.share.take()) return Promise.resolve(errorResult(clientBusy(this.share)));
     return this.track(call());
   }
 
@@ -75,8 +87,8 @@ export class ToolCalls {
    * `resources/subscribe`) within the same bound as the tool calls. Those had none: one POST of 100
    * `resources/read` of a study whose space held 10,000 choices built an 85 MB answer, and ten such
    * POSTs left unread grew the server by 750 MB.
-   * @throws TuneportError UNAVAILABLE when the server is stopping or the session has
-   *   MAX_TOOL_CALLS_IN_FLIGHT calls and requests in flight.
+   * @throws TuneportError UNAVAILABLE when the server is stopping, the session has
+   *   MAX_TOOL_CALLS_IN_FLIGHT calls and requests in flight, or its client its share (`data.max_client_calls`).
    */
   admit<T>(request: () => Promise<T>): Promise<T> {
     if (this.stopping) return Promise.reject(new TuneportError("UNAVAILABLE", "server stopping: call again once the server is back"));
@@ -88,13 +100,19 @@ export class ToolCalls {
           { max_in_flight: MAX_TOOL_CALLS_IN_FLIGHT },
         ),
       );
+    if (this.share && !this.share.take()) return Promise.reject(clientBusy(this.share));
     return this.track(request());
   }
 
-  /** Counts `p` in flight until it settles (what `stop` waits for). */
+  /** Counts `p` in flight until it settles (what `stop` waits for), its share taken meanwhile. */
   private track<T>(p: Promise<T>): Promise<T> {
     this.inflight.add(p);
-    void p.finally(() => this.inflight.delete(p)).catch(() => undefined);
+    void p
+      .finally(() => {
+        this.inflight.delete(p);
+        this.share?.release();
+      })
+      .catch(() => undefined);
     return p;
   }
 
