@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import type { SearchSpace } from "../../domain/distributions.js";
+import { type SearchSpace, contains } from "../../domain/distributions.js";
 import { TuneportError } from "../../domain/errors.js";
 import { simulate, strategyConformance } from "../../testing/strategy.case.js";
 import { makeStudy, makeTrial, suggestRequest } from "../../testing/fixtures.js";
-import { GridStrategy, MAX_GRID_DIM_VALUES, gridSpaceProblem, gridStrategyFactory } from "./grid-strategy.js";
+import { GridStrategy, MAX_GRID_DIM_VALUES, gridSpaceProblem, gridStrategyFactory, gridValues } from "./grid-strategy.js";
 
 const space: SearchSpace = {
   lr: { type: "float", low: 0.1, high: 0.3, step: 0.1 },
@@ -66,6 +66,22 @@ describe("grid strategy", () => {
       expect((err as TuneportError).code).toBe("INVALID_ARGUMENT");
     }
     expect(gridSpaceProblem({ x: { type: "int", low: 1, high: MAX_GRID_DIM_VALUES } }, { ordered: true })).toBeNull();
+  });
+
+  it("ends a points_per_dim axis on low and high exactly (exp(log(0.1)) is above 0.1: the service drew another value there)", () => {
+    const s: SearchSpace = { x: { type: "float", low: 1e-4, high: 0.1, log: true }, y: { type: "float", low: -0.1, high: 0.7 } };
+    const xs = gridValues("x", s.x!, { ordered: true, points_per_dim: 7 }) as number[];
+    const ys = gridValues("y", s.y!, { ordered: true, points_per_dim: 7 }) as number[];
+    expect([xs[0], xs[6], ys[0], ys[6]]).toEqual([1e-4, 0.1, -0.1, 0.7]);
+    for (const t of simulate(gridStrategyFactory, { ordered: true, points_per_dim: 7 }, s, 49))
+      for (const [k, d] of Object.entries(s)) expect(contains(d, t.params[k]!), `${k}=${String(t.params[k])}`).toBe(true);
+  });
+
+  it("refuses explicit values a parameter's distribution cannot hold (the service would draw others in their place)", () => {
+    const s: SearchSpace = { x: { type: "float", low: 0, high: 1 }, k: { type: "int", low: 0, high: 4, step: 2 } };
+    expect(gridSpaceProblem(s, { ordered: true, values: { x: [0, 1 + 5e-10] } })).toMatch(/values of 'x' hold 1\.0000000005, which its distribution .* cannot produce/);
+    expect(gridSpaceProblem(s, { ordered: true, values: { x: [0, 1], k: [1] } })).toMatch(/values of 'k' hold 1/);
+    expect(gridSpaceProblem(s, { ordered: true, values: { x: [0, 0.5, 1], k: [0, 4] } })).toBeNull();
   });
 
   it("spaces log floats geometrically with points_per_dim", () => {

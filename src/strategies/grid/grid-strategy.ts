@@ -12,7 +12,7 @@
  * grid is refused when it is created (`gridSpaceProblem`), not at its first ask.
  */
 import { z } from "zod";
-import { type Distribution, type ParamValue, type Params, type SearchSpace, cardinality, snap } from "../../domain/distributions.js";
+import { type Distribution, type ParamValue, type Params, type SearchSpace, cardinality, contains, snap } from "../../domain/distributions.js";
 import { TuneportError, invalidArgument } from "../../domain/errors.js";
 import { Rng } from "../../math/rng.js";
 import type { Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
@@ -67,7 +67,11 @@ export function gridValues(name: string, d: Distribution, opts: GridOptions): Pa
   const out: number[] = [];
   for (let i = 0; i < k; i++) {
     const t = i / (k - 1);
-    out.push(d.log ? Math.exp(Math.log(d.low) + t * (Math.log(d.high) - Math.log(d.low))) : d.low + t * (d.high - d.low));
+    // The ends are low and high themselves, the rest clipped (`snap`): exp(log(0.1)) is
+    // 0.10000000000000006, above a high of 0.1, and the service stores values inside their
+    // distribution exactly (it drew another value for that point).
+    const v = d.log ? Math.exp(Math.log(d.low) + t * (Math.log(d.high) - Math.log(d.low))) : d.low + t * (d.high - d.low);
+    out.push(i === 0 ? d.low : i === k - 1 ? d.high : snap(d, v));
   }
   return out;
 }
@@ -158,8 +162,13 @@ export function gridSpaceProblem(space: SearchSpace, opts: GridOptions): string 
   if (names.length === 0) return "grid needs a declared search space (it cannot enumerate define-by-run parameters)";
   let total = 1;
   for (const name of names) {
+    const d = space[name] as Distribution;
+    // A value the distribution cannot hold is never stored: the service drew another in its place.
+    const outside = opts.values?.[name]?.find((v) => !contains(d, v));
+    if (outside !== undefined)
+      return `grid: values of '${name}' hold ${JSON.stringify(outside)}, which its distribution ${JSON.stringify(d)} cannot produce; give values inside it (or widen the distribution)`;
     try {
-      const n = gridCount(name, space[name] as Distribution, opts);
+      const n = gridCount(name, d, opts);
       if (!(n <= MAX_GRID_DIM_VALUES))
         return `grid: parameter '${name}' has ${n} values, more than the ${MAX_GRID_DIM_VALUES} one grid dimension may have: give it a coarser step, or values`;
       total *= n;
