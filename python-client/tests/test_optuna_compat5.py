@@ -272,6 +272,29 @@ def test_an_enqueued_value_between_step_points_is_named_as_such_not_as_outside(
     assert params["dropout"] == pytest.approx(0.3) and params["layers"] == 3
 
 
+def test_an_enqueued_value_just_outside_the_range_is_drawn_anew_and_named_outside(
+    server: ServerProcess, name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The server's bounds are exact (Optuna's ``_contains``): an enqueued 0.5 + 5e-10 for a range
+    up to 0.5, or 0 for a log range, is not a value of it. They used to lie within the server's old
+    tolerance (1e-9 of the range), so the trial ran with them, outside its range, and nothing was said."""
+    import logging
+
+    caplog.set_level(logging.WARNING, logger="tuneport")
+    study = _study(server, name, seed=0)
+    study.enqueue_trial({"wd": 0.5 + 5e-10, "eps": 0.0})
+
+    def objective(trial: Any) -> float:
+        return float(trial.suggest_float("wd", 0.0, 0.5) + trial.suggest_float("eps", 1e-12, 1e-10, log=True))
+
+    study.optimize(objective, n_trials=1)
+    params = study.trials[0].params
+    assert 0.0 <= params["wd"] <= 0.5 and 1e-12 <= params["eps"] <= 1e-10
+    warned = [r.getMessage() for r in caplog.records if "enqueued value" in r.getMessage()]
+    assert any("0.5000000005 of 'wd' is outside" in m for m in warned), warned
+    assert any("value 0 of 'eps' is outside" in m for m in warned), warned
+
+
 # ---------------------------------------------------------------- 7. tell(frozen_trial, value)
 
 

@@ -295,12 +295,18 @@ export function choiceIndex(d: CategoricalDistribution, v: ParamValue): number {
   return d.choices.findIndex((c) => Object.is(c, v) || (typeof c === "number" && c === v));
 }
 
-/** Whether `v` is a value this distribution can produce (within float tolerance). */
+/**
+ * Whether `v` is a value this distribution can produce: Optuna's `_contains`. The bounds are exact
+ * (`low <= v <= high`); only a stepped float's grid allows float noise (`(v − low) / step` within
+ * 1e-6 of a whole number: 0.1 + 0.2 is on the grid of 0 to 1 by 0.1). Every value the server
+ * stores passes it. Before, the bounds allowed 1e-9 of the range (at least 1e-9), so `enqueue`,
+ * `add_trial`, `suggest` and plug-in updates stored 0 or -5e-10 for a log range of
+ * [1e-12, 1e-10], and 2^40 + 1000 for an int up to 2^40.
+ */
 export function contains(d: Distribution, v: ParamValue): boolean {
   if (d.type === "categorical") return choiceIndex(d, v) >= 0;
   if (typeof v !== "number" || !Number.isFinite(v)) return false;
-  const eps = 1e-9 * Math.max(1, Math.abs(d.high - d.low));
-  if (v < d.low - eps || v > d.high + eps) return false;
+  if (v < d.low || v > d.high) return false;
   if (d.type === "int") {
     if (!Number.isInteger(v)) return false;
     const step = d.step ?? 1;
@@ -320,8 +326,7 @@ export function contains(d: Distribution, v: ParamValue): boolean {
  */
 export function nearestGridPoint(d: Distribution, v: ParamValue): number | null {
   if (d.type === "categorical" || typeof v !== "number" || !Number.isFinite(v) || contains(d, v)) return null;
-  const eps = 1e-9 * Math.max(1, Math.abs(d.high - d.low));
-  if (v < d.low - eps || v > d.high + eps) return null;
+  if (v < d.low || v > d.high) return null;
   const snapped = snap(d, v);
   return contains(d, snapped) ? snapped : null;
 }
@@ -335,8 +340,7 @@ export function whyNotContained(d: Distribution, v: ParamValue): string | null {
   if (d.type === "categorical") return `not one of the choices ${JSON.stringify(d.choices)}`;
   if (typeof v !== "number") return `${v === null ? "null" : `a ${typeof v}`}, not a number (${d.type} parameter)`;
   if (!Number.isFinite(v)) return "not a finite number";
-  const eps = 1e-9 * Math.max(1, Math.abs(d.high - d.low));
-  if (v < d.low - eps || v > d.high + eps) return `outside [${d.low}, ${d.high}]`;
+  if (v < d.low || v > d.high) return `outside [${d.low}, ${d.high}]${d.log && v <= 0 ? " (a log range holds positive numbers only)" : ""}`;
   if (d.type === "int" && !Number.isInteger(v)) return "not an integer (int parameter)";
   return `not on the grid low + k·step (low ${d.low}, step ${d.step ?? 1})`;
 }

@@ -44,13 +44,20 @@ import type { ServiceCore } from "./core.js";
 import type { StudyState, TrialRecord } from "./study-state.js";
 import type { Trial } from "../domain/trial.js";
 
-/** Fills declared parameters the trial lacks, through the strategy's define-by-run hook. */
+/**
+ * Fills declared parameters the trial lacks, through the strategy's define-by-run hook. A value
+ * it holds that its distribution does not (a strategy's or scheduler's proposal off its range; an
+ * enqueued value was checked) is drawn anew, and logged: replaced silently, a plug-in's defect
+ * would only show as worse search (a grid's point exp(log(0.1)) above a high of 0.1).
+ */
 export function fillDeclared(core: ServiceCore, s: StudyState, t: TrialRecord): void {
   for (const [name, d] of Object.entries(s.study.config.space)) {
     if (name in t.params && contains(d, t.params[name] as ParamValue)) {
       t.distributions[name] = d;
       continue;
     }
+    if (name in t.params)
+      core.log.error({ study: s.study.name, trial: t.number, param: name, value: String(t.params[name]), strategy: s.ctx.strategy.name }, "a proposed value lies outside its distribution; drawing another");
     t.params[name] = drawParam(core, s, t, name, d);
     t.distributions[name] = d;
   }

@@ -361,8 +361,7 @@ def _why_not_in(dist: Distribution, v: Any) -> tuple[str, bool]:
         return f"not one of the choices of {dist!r}", False
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
         return f"not a finite number, as {dist!r} needs", False
-    eps = 1e-9 * max(1.0, abs(dist.high - dist.low))
-    if v < dist.low - eps or v > dist.high + eps:
+    if v < dist.low or v > dist.high:
         return f"outside {dist!r}", False
     step = dist.step or 1
     if isinstance(dist, Int) and not float(v).is_integer():

@@ -239,12 +239,10 @@ function encoder(d: Distribution): (v: ParamValue | undefined) => number {
     };
   if (d.type === "int" || d.step !== undefined)
     return (v) => (v !== undefined && contains(d, v) ? toUnit(d, v as number) : Number.NaN);
-  // Continuous floats: the hot path, inlined (same tolerance as `contains`).
+  // Continuous floats: the hot path, inlined (the exact bounds of `contains`).
   const [lo, hi] = internalBounds(d);
   const width = hi - lo;
-  const eps = 1e-9 * Math.max(1, Math.abs(d.high - d.low));
-  const min = d.low - eps;
-  const max = d.high + eps;
+  const { low: min, high: max } = d;
   const log = d.log === true;
   return (v) => {
     if (typeof v !== "number" || !(v >= min && v <= max)) return Number.NaN;
