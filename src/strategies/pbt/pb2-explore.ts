@@ -5,7 +5,7 @@
  * to PBT's neighbour move (PB2 as published and as in Ray models continuous hyperparameters
  * only; integers are relaxed into the unit cube and snapped back onto their grid).
  */
-import { type Distribution, type NumericDistribution, type ParamValue, type Params, fromUnit, toUnit } from "../../domain/distributions.js";
+import { type Distribution, type NumericDistribution, type ParamValue, type Params, contains, fromUnit, toUnit } from "../../domain/distributions.js";
 import type { Direction, Trial } from "../../domain/trial.js";
 import type { Rng } from "../../math/rng.js";
 import { type BanditPoint, pb2Select } from "./pb2-bandit.js";
@@ -18,11 +18,18 @@ export function banditDims(dists: Record<string, Distribution>): [string, Numeri
     .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
 }
 
+/**
+ * `params` in the unit cube of `dims`, or null when one of them is not a value of its dimension:
+ * a member whose define-by-run range differs (a negative number where this member's range is
+ * log-scaled) is a point of another space. Before, it was encoded as NaN (the log of a negative)
+ * and, as a pending configuration or a data point, made every fit fail, so PB2 fell back to PBT's
+ * perturbation for as long as that member ran.
+ */
 function unitOf(dims: [string, NumericDistribution][], params: Params): number[] | null {
   const out: number[] = [];
   for (const [name, d] of dims) {
     const v = params[name];
-    if (typeof v !== "number" || !Number.isFinite(v)) return null;
+    if (typeof v !== "number" || !contains(d, v)) return null;
     out.push(toUnit(d, v));
   }
   return out;
@@ -105,7 +112,7 @@ export function pb2Explore(
   const pending = ctx.others.map((o) => unitOf(dims, o.params)).filter((x): x is number[] => x !== null);
   const data = banditData(ctx.trials, ctx.direction, dims, ctx.interval);
   const chosen = pb2Select(data, pending, ctx.at, x0, dims.length, rng);
-  if (!chosen) return perturbed;
+  if (!chosen || !chosen.every(Number.isFinite)) return perturbed;
   const out: Params = { ...perturbed };
   dims.forEach(([name, d], k) => {
     out[name] = fromUnit(d, chosen[k] as number) as ParamValue;

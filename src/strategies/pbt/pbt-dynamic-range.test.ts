@@ -1,5 +1,6 @@
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { type Distribution, contains } from "../../domain/distributions.js";
 import { StudyService } from "../../service/study-service.js";
 import { SqliteStorage } from "../../storage/sqlite/sqlite-storage.js";
 import { donorParams } from "./lineage.js";
@@ -59,6 +60,47 @@ describe("pbt exploit across members whose define-by-run ranges differ", () => {
     expect(decision.params.wd).toBe(1e-12); // was 0: not a value of a log range
     const stored = await svc.getTrial({ study: "tiny", trial: b.trial.number });
     expect(stored.params.wd).toBe(1e-12);
+    expect(errors).toEqual([]);
+  });
+
+  // A member's value that another member's range cannot hold was put in the bandit's unit cube as
+  // NaN (the log of a negative): every GP fit then failed, and PB2 explored with PBT's random
+  // perturbation for as long as that member ran, without a word.
+  it("pb2 still explores with its bandit beside a member whose value its range cannot hold (a negative where it is log-scaled)", async () => {
+    // Factors of 1 and no resampling: PBT's perturbation keeps the donor's x, so an x the donor did not have is the bandit's.
+    const options = { population_size: 3, perturbation_interval: 1, quantile_fraction: 0.34, perturbation_factors: [1, 1], resample_probability: 0 };
+    await svc.createStudy({ name: "p", space: { x: { type: "float", low: 0, high: 1 } }, direction: "maximize", seed: 5, strategy: { name: "pb2", options }, lease_ttl_s: 600 });
+    const a = await svc.ask({ study: "p" });
+    const b = await svc.ask({ study: "p" });
+    const c = await svc.ask({ study: "p" });
+    const at = (t: typeof a) => ({ study: "p", trial: t.trial.number, token: t.lease.token });
+    const logRange: Distribution = { type: "float", low: 1e-6, high: 1e-2, log: true };
+    await svc.suggest({ ...at(a), name: "wd", distribution: logRange });
+    await svc.suggest({ ...at(b), name: "wd", distribution: logRange });
+    await svc.suggest({ ...at(c), name: "wd", distribution: { type: "float", low: -1, high: -0.5 } });
+    // c reports once and leads: b exploits it, and c is a pending configuration of b's explore without bandit data of its own.
+    await svc.report({ ...at(c), step: 1, value: 1000, data: { checkpoint: "ck/c/1" } });
+    const cx = (await svc.getTrial({ study: "p", trial: c.trial.number })).params.x;
+    let updates = 0;
+    let explored = 0;
+    for (let step = 1; step <= 12; step++) {
+      await svc.report({ ...at(a), step, value: 10 * step + (step % 3), data: { checkpoint: `ck/a/${step}` } });
+      const { decision } = await svc.report({ ...at(b), step, value: step * (step % 4), data: { checkpoint: `ck/b/${step}` } });
+      if (decision.action !== "update") continue;
+      updates++;
+      expect(decision.restore?.trial).toBe(c.trial.number);
+      expect(contains(logRange, decision.params.wd as number), `wd=${String(decision.params.wd)}`).toBe(true);
+      if (decision.params.x !== cx) explored++;
+    }
+    expect(updates).toBeGreaterThan(3);
+    expect(explored).toBeGreaterThan(0); // was 0: every explore fell back to the perturbation
+    for (const t of [a, b, c]) {
+      const stored = await svc.getTrial({ study: "p", trial: t.trial.number });
+      const d = stored.distributions.wd as Distribution;
+      expect(contains(d, stored.params.wd as number), `trial ${t.trial.number} wd=${String(stored.params.wd)}`).toBe(true);
+      const lineage = stored.system_attrs.pbt_lineage as { params: Record<string, number> }[];
+      for (const e of lineage) for (const [k, v] of Object.entries(e.params)) expect(contains(stored.distributions[k] as Distribution, v), JSON.stringify(e)).toBe(true);
+    }
     expect(errors).toEqual([]);
   });
 });
