@@ -288,8 +288,9 @@ def test_an_enqueued_value_just_outside_the_range_is_drawn_anew_and_named_outsid
         return float(trial.suggest_float("wd", 0.0, 0.5) + trial.suggest_float("eps", 1e-12, 1e-10, log=True))
 
     study.optimize(objective, n_trials=1)
-    params = study.trials[0].params
-    assert 0.0 <= params["wd"] <= 0.5 and 1e-12 <= params["eps"] <= 1e-10
+    wd, eps = study.trials[0].params["wd"], study.trials[0].params["eps"]
+    assert isinstance(wd, float) and isinstance(eps, float)
+    assert 0.0 <= wd <= 0.5 and 1e-12 <= eps <= 1e-10
     warned = [r.getMessage() for r in caplog.records if "enqueued value" in r.getMessage()]
     assert any("0.5000000005 of 'wd' is outside" in m for m in warned), warned
     assert any("value 0 of 'eps' is outside" in m for m in warned), warned

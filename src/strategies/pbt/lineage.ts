@@ -187,7 +187,7 @@ export function paramsAtCheckpoint(t: Trial, step: number): Params {
  * distributions `dists` can take: only the parameters it has, each inside its own distribution.
  * The donor's may differ: a define-by-run range that depends on an earlier choice (Optuna's dynamic
  * spaces) or a space `update_study` changed. A number is moved to its nearest value in the
- * recipient's range and grid (`snap`, exactly: not within `contains`' tolerance); a categorical takes
+ * recipient's range and grid (`snap`); a categorical takes
  * the recipient's own choice that equals it; a value it cannot hold at all (a choice it lacks, a string for a
  * number) is left out, and the recipient keeps its own. Before, the donor's value was proposed as it
  * was, and the service refused it with an error in its log (hostile sweep, seed 27).
@@ -197,9 +197,7 @@ export function donorParams(t: Trial, step: number, dists: Readonly<Record<strin
   for (const [k, v] of Object.entries(paramsAtCheckpoint(t, step))) {
     const d = dists[k];
     if (!d) continue;
-    // A number is always snapped, even one `contains` accepts: its tolerance (1e-9 of the range, at
-    // least 1e-9) let through 0 or a negative for a log range of [1e-12, 1e-10], 10 times the high of
-    // [0, 1e-10], and 2^40 + 1000 for an int up to 2^40, outside the recipient's own range.
+    // A number is always snapped: a stepped float's value within `contains`' grid noise lands on the grid point.
     const i = d.type === "categorical" ? choiceIndex(d, v) : -1;
     const fit = d.type === "categorical" ? (i >= 0 ? d.choices[i] : undefined) : typeof v === "number" && !Number.isNaN(v) ? snap(d, v) : undefined;
     if (fit !== undefined && contains(d, fit)) out[k] = fit as ParamValue;
