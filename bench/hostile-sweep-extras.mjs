@@ -1,7 +1,8 @@
 // Extras of bench/hostile-sweep.mjs a case may add (off with --no-extras, which replays the cases of
 // runs before them): trials enqueued (`enqueue`) and recorded (`add_trial`) with values at the edges
-// of the stored space and results at the ends of the double (±1.8e308, ±Infinity, subnormals, -0,
-// NaN constraints, intermediate values at steps up to 1e308), and now and then leases that expire
+// of the stored space (and now and then just outside it, within the bounds' old tolerance) and
+// results at the ends of the double (±1.8e308, ±Infinity, subnormals, -0, NaN constraints,
+// intermediate values at steps up to 1e308), and now and then leases that expire
 // mid-run: some pending trials asked with lease_ttl_s 1, then one pause long enough for the reaper,
 // so later reports, suggests and tells meet LEASE_LOST while other trials run on and the retries
 // are handed out again. Drawn from a generator of their own (seed and case), so that the
@@ -24,7 +25,21 @@ export function caseExtras(seed, k) {
   const rng = new Rng(seed, `hostile-sweep-extras-${k}`);
   const rnd = () => rng.random();
   const shortLeases = rnd() < 1 / 16;
-  return { rnd, shortLeases, pauseAfter: Math.floor(rnd() * 6), paused: false, added: rnd() < 0.4 };
+  // Values just outside the space come from a generator of their own, so the draws above (and the
+  // cases of the runs before them) stay as they were.
+  const outside = new Rng(seed, `hostile-sweep-outside-${k}`);
+  return { rnd, shortLeases, pauseAfter: Math.floor(rnd() * 6), paused: false, added: rnd() < 0.4, outsideRnd: () => outside.random() };
+}
+
+/**
+ * A number just outside the numeric distribution `d`, within the tolerance the server's bounds once
+ * had (1e-9 of the range, at least 1e-9): below low or above high by 5e-10 of the range, or 0 or a
+ * negative for a log range. None may be stored (`enqueue` and `add_trial` refuse them).
+ */
+function justOutside(r, d) {
+  if (d.log && r() < 0.5) return pick(r, [0, -5e-10, d.low * (1 - 1e-12)]);
+  const by = d.type === "int" ? Math.max(1, Math.round((d.high - d.low) * 5e-10)) : Math.max(1, d.high - d.low) * 5e-10;
+  return r() < 0.5 ? d.low - by : d.high + by;
 }
 
 /** A value at an edge of the stored distribution `d`: low or high, a categorical's first or last choice. */
@@ -60,4 +75,12 @@ export async function extraTrials(ex, call, study, space, nObj) {
   if (r() < 0.5) args.intermediate = [[0, pick(r, ENDS)], [5e-324, pick(r, ENDS)], [2 ** 53, pick(r, ENDS)], [1e308, pick(r, ENDS)]];
   if (r() < 0.3) Object.assign(args, { started_at: 0, finished_at: 1e11 });
   await call("add_trial", args);
+  // Now and then a value just outside a numeric parameter: enqueued (an ask would hand it out) and
+  // added (the trials read after the case would list it), were either stored.
+  const o = ex.outsideRnd;
+  const numeric = entries.filter(([, d]) => d.type !== "categorical" && d.low < d.high);
+  if (numeric.length === 0 || o() >= 0.5) return;
+  const [n, d] = pick(o, numeric);
+  await call("enqueue", { study, params: { ...params, [n]: justOutside(o, d) } });
+  await call("add_trial", { ...args, params: { ...full, [n]: justOutside(o, d) } });
 }

@@ -11,7 +11,8 @@
 //
 // Checks every reply: never INTERNAL, never a hang (60 s per request), never a server exit, no
 // error in the server's log (a strategy's invalid proposal that the service replaced, say);
-// proposals (ask, suggest, update decisions) inside the declared space (ints integral, on the step,
+// proposals (ask, suggest, update decisions) and every stored value (the trials read after the case,
+// against each trial's own distributions) inside the declared space (ints integral, on the step,
 // a categorical value one of the choices); and after each case every read (get_study, trials, best,
 // best_trials, param_importances, study_summary, query_trials, a plot) still answers.
 //
@@ -249,9 +250,15 @@ async function runCase(k) {
   if (fc) kinds.push(...(strategy === "pbt" || strategy === "pb2" ? ["lineage", "intermediate"] : strategy === "hypergradient" ? ["trajectories"] : []));
   if (plots || k % (fc ? 3 : 10) === 0) reads.push(["plot", { study: name, kind: pick(kinds) }]);
   if (nObj > 1 && (plots || k % 10 === 0)) reads.push(["plot", { study: name, kind: "pareto_front" }]);
+  let listed = false;
   for (const [op, args] of reads) {
     const r = await req(ctx, tally, op, args);
     if (r && !r.ok && op !== "best_trials" && op !== "plot") fail(ctx, `read ${op} refused: ${r.error.code} ${r.error.message}`);
+    // Every value stored, whoever sent it (enqueue, add_trial, suggest, a plug-in), inside its trial's distribution exactly.
+    if (r?.ok && op === "trials" && !listed) {
+      listed = true;
+      for (const t of r.result.trials) checkParams(ctx, t.distributions, t.params, `stored #${t.number}`);
+    }
   }
   if (!keep) await req(ctx, tally, "delete_study", { study: name });
 }
