@@ -64,6 +64,21 @@ describe("plots of extreme but valid data", () => {
     await stillServing();
   }, 120_000);
 
+  it("draws the Pareto front of objectives told subnormal values (the chart failed INTERNAL)", async () => {
+    // bench/hostile-sweep.mjs --plots seed 35 case 65 found it: vega's ticks threw on an axis from -5e-324 to 1e-323.
+    const name = "subnormal-front";
+    await client.call("create_study", { name, space: { x: { type: "float", low: 0, high: 1 } }, directions: ["minimize", "maximize"], strategy: "random", seed: 1 });
+    await client.call("add_trial", { study: name, params: { x: 0.5 }, state: "COMPLETE", values: [-5e-324, 1e308] });
+    for (let k = 0; k < 3; k++) {
+      const a = await client.call("ask", { study: name });
+      await client.call("tell", { study: name, trial: a.trial.number, token: a.lease.token, state: "COMPLETE", values: [k * 5e-324, -1e308 * (k / 2)] });
+    }
+    const r = await client.request("plot", { study: name, kind: "pareto_front" });
+    expect(r.ok, r.error?.message).toBe(true);
+    expect(r.result.width).toBeGreaterThan(300);
+    await stillServing();
+  }, 120_000);
+
   it("draws hypergradient trajectories of a parameter declared over a subnormal span (the chart failed INTERNAL)", async () => {
     // bench/hostile-sweep.mjs --focus asha found it: vega's ticks threw on a facet's y axis from 1e-310 to 1e-308.
     const name = "subnormal-trajectories";

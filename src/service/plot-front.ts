@@ -11,7 +11,7 @@
 import { plural } from "../domain/format.js";
 import { invalidArgument } from "../domain/errors.js";
 import { boundedHypervolumeHistory, paretoFront, referencePointOf } from "../domain/objectives.js";
-import { HEIGHT, type PlotOptions, type PlotSpec, WIDTH, baseSpec } from "./plot-scales.js";
+import { HEIGHT, type PlotOptions, type PlotSpec, WIDTH, baseSpec, drawableScale } from "./plot-scales.js";
 import type { StudyView, TrialView } from "./views.js";
 import { maxOf } from "../math/extremes.js";
 
@@ -25,6 +25,20 @@ function withValues(study: StudyView, trials: readonly TrialView[]): TrialView[]
 
 /** Objectives a scatter matrix shows (the first ones): more would shrink each cell below use. */
 export const MATRIX_OBJECTIVES = 4;
+
+/**
+ * An objective axis: Vega's own (not from zero, nice), except over a span of subnormal doubles
+ * (objectives told 0, ±5e-324, 1e-323), where Vega's tick code threw and `pareto_front` failed
+ * INTERNAL (hostile sweep seed 35 case 65); that span is widened as `drawableScale` widens one.
+ */
+function objectiveScale(values: readonly number[]): Record<string, unknown> {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of values) if (Number.isFinite(v)) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
+  if (lo > hi) return { zero: false, nice: true };
+  const drawn = drawableScale(lo, hi);
+  return drawn.domain[0] === lo && drawn.domain[1] === hi ? { zero: false, nice: true } : { zero: false, nice: false, domain: drawn.domain };
+}
 
 /**
  * The trials of a study with two or more objectives, coloured front / dominated / infeasible:
@@ -46,7 +60,7 @@ export function paretoFrontSpec(study: StudyView, trials: readonly TrialView[], 
   }));
   if (m > 2) return withNote(matrixSpec(study, done, front), opts);
   const present = KINDS.filter((k) => rows.some((r) => r.kind === k));
-  const axis = (i: number) => ({ field: `v${i}`, type: "quantitative", title: `objective ${i} (${study.directions[i]})`, scale: { zero: false, nice: true } });
+  const axis = (i: number) => ({ field: `v${i}`, type: "quantitative", title: `objective ${i} (${study.directions[i]})`, scale: objectiveScale(rows.map((r) => r[i === 0 ? "v0" : "v1"] as number)) });
   const frontRows = rows.filter((r) => r.kind === "Pareto front").sort((a, b) => (a.v0 as number) - (b.v0 as number));
   const spec = {
     ...baseSpec(`Pareto front of ${study.name}`),
