@@ -73,7 +73,7 @@ test-py: build dist-bench/.stamp venv postgres ## Python client tests (real serv
 # The set-up's long steps are one process each (npm ci compiling better-sqlite3, pip, tsc): on a
 # clean clone they run two at a time first, so the second core is not idle (docs/TESTING.md).
 test: ## the whole suite (what CI runs)
-	$(MAKE) -j2 --output-sync=line --no-print-directory dist/.stamp dist-bench/.stamp $(VENV)/.stamp
+	$(MAKE) -j2 --no-print-directory dist/.stamp dist-bench/.stamp $(VENV)/.stamp
 	$(MAKE) --no-print-directory test-ts test-py
 
 fuzz: build ## the concurrency fuzzer at length: 10 seeds x 30,000 requests (FUZZ_SEEDS=1,2 FUZZ_REQUESTS=N to change)
