@@ -96,6 +96,10 @@ def _probe(mode: str, tmpfs: Path, sock: Path) -> dict[str, Any]:
 
     out: dict[str, Any] = {}
     try:
+        # Wait for the server with a budget of its own: the worker's BUDGET_S is for the outages,
+        # and a start-up slower than it under load made the worker's first request give up.
+        with tp.connect(endpoint, outage_budget_s=180, heartbeat=False) as up:
+            up.list_studies()
         if mode == "beats":
             worker = tp.connect(endpoint, outage_budget_s=BUDGET_S, heartbeat_interval_s=0.5)
             study = worker.create_study("s", lease_ttl_s=60)
