@@ -37,7 +37,7 @@ function logLine(proc: ChildProcess, lines: string[], msg: string): Promise<Reco
 }
 
 describe("--trusted-proxy", () => {
-  it("refuses what is not an exact IPv4/IPv6 address with a usage error naming it, and nothing starts", () => {
+  it("refuses what is not an IPv4/IPv6 address or network with a usage error naming it, and nothing starts", () => {
     const db = join(dir, "refused.db");
     const cases: [string[], string][] = [
       [["serve", "--storage", db, "--dashboard", "0", "--trusted-proxy", "192.0.2.7,proxy.internal"], "proxy.internal"],
@@ -49,6 +49,13 @@ describe("--trusted-proxy", () => {
     for (const [args, bad] of cases) {
       const r = run(...args);
       expect(r.stderr.trim(), args.join(" ")).toBe(`tuneport: --trusted-proxy takes IPv4 or IPv6 addresses or CIDR networks (10.0.0.0/8), comma-separated (no names, ports or zone ids), got ${JSON.stringify(bad)}`);
+      expect(r.status).toBe(2);
+      expect(existsSync(db)).toBe(false);
+    }
+    // An IPv4 prefix on the IPv4-mapped spelling (a dual-stack listener's log) would mean ::/8: refused.
+    for (const bad of ["::ffff:10.0.0.0/8", "10.1.2.3/8"]) {
+      const r = run("serve", "--storage", db, "--dashboard", "0", "--trusted-proxy", `192.0.2.7,${bad}`);
+      expect(r.stderr.trim(), bad).toBe(`tuneport: --trusted-proxy ${JSON.stringify(bad)} has address bits set past its prefix: write a network by its first address (10.0.0.0/8; an IPv4 one not in its IPv4-mapped form, whose /8 would be ::/8, every IPv4 address)`);
       expect(r.status).toBe(2);
       expect(existsSync(db)).toBe(false);
     }

@@ -5,7 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import { MIN_TOKEN_LENGTH, isHostName, isLoopbackHost } from "../transports/http/http-rules.js";
-import { proxyNet } from "../transports/http/accept-budget.js";
+import { hostBitsSet, proxyNet } from "../transports/http/accept-budget.js";
 import { type Command, UsageError, exitWhenIdle, intOption, listenProblem, logOptions, noPositionals } from "./command.js";
 
 /** The dashboard's listening options, checked. */
@@ -23,14 +23,17 @@ export const TOKEN_HINT = "make one with: openssl rand -hex 24";
 
 /**
  * `--trusted-proxy ADDR[,ADDR...]` (repeatable), each an exact IPv4/IPv6 address or a CIDR network.
- * @throws UsageError naming the first that is neither
+ * @throws UsageError naming the first that is neither (or a network with bits set past its prefix)
  */
 export function trustedProxyOption(v: Record<string, unknown>): string[] {
   const given = (v["trusted-proxy"] as string[] | undefined) ?? [];
   const addresses = given.flatMap((g) => g.split(",")).map((a) => a.trim());
-  for (const a of addresses)
+  for (const a of addresses) {
+    if (hostBitsSet(a))
+      throw new UsageError(`--trusted-proxy ${JSON.stringify(a)} has address bits set past its prefix: write a network by its first address (10.0.0.0/8; an IPv4 one not in its IPv4-mapped form, whose /8 would be ::/8, every IPv4 address)`);
     if (proxyNet(a) === null)
       throw new UsageError(`--trusted-proxy takes IPv4 or IPv6 addresses or CIDR networks (10.0.0.0/8), comma-separated (no names, ports or zone ids), got ${JSON.stringify(a)}`);
+  }
   return addresses;
 }
 

@@ -5,7 +5,7 @@
  * test/http-ipv6-prefix.test.ts, dashboard-busy.test.ts, mcp-http-limits.test.ts.
  */
 import { describe, expect, it } from "vitest";
-import { AcceptBudget, addressKey, canonicalAddress, forwardedClient, proxyNet, trustedAddresses } from "./accept-budget.js";
+import { AcceptBudget, addressKey, canonicalAddress, forwardedClient, hostBitsSet, proxyNet, trustedAddresses } from "./accept-budget.js";
 
 describe("trusted proxy addresses", () => {
   it("matches a remote address however it is spelled: IPv6 case and zeros, an IPv4 address and its IPv4-mapped form", () => {
@@ -27,7 +27,7 @@ describe("trusted proxy addresses", () => {
   });
 
   it("matches an address inside a CIDR network however either is spelled, and nothing outside it", () => {
-    const trusted = trustedAddresses(["10.1.0.0/16", "2001:DB8:ab00::/40", "192.0.2.77/32", "172.16.5.9/28"]);
+    const trusted = trustedAddresses(["10.1.0.0/16", "2001:DB8:ab00::/40", "192.0.2.77/32", "172.16.5.0/28"]);
     const inside = ["10.1.0.0", "10.1.255.255", "::ffff:10.1.2.3", "2001:db8:abff:ffff::1", "2001:db8:ab00::", "192.0.2.77", "172.16.5.0", "172.16.5.15"];
     const outside = ["10.2.0.0", "10.0.255.255", "11.1.0.1", "2001:db8:ac00::1", "2001:db8:aa00::1", "192.0.2.76", "172.16.5.16", "172.16.4.255", "::1", "127.0.0.1", "junk"];
     for (const remote of inside) expect(trusted(remote), remote).toBe(true);
@@ -40,6 +40,21 @@ describe("trusted proxy addresses", () => {
     expect(trustedAddresses(["2001:db0::/28"])("2001:dc0::1")).toBe(false);
     expect(trustedAddresses(["2000::/12"])("200f:ffff::1")).toBe(true);
     expect(trustedAddresses(["2000::/12"])("2010::1")).toBe(false);
+  });
+
+  it("refuses a network with address bits set past its prefix: the IPv4-mapped 10/8 would be ::/8, every IPv4 peer", () => {
+    for (const bad of ["::ffff:10.0.0.0/8", "::ffff:0.0.0.0/0", "10.1.2.3/8", "10.0.0.1/31", "2001:db8::1/64", "2001:db8:ab01::/40", "1::/0"]) {
+      expect(hostBitsSet(bad), bad).toBe(true);
+      expect(proxyNet(bad), bad).toBeNull();
+      expect(() => trustedAddresses([bad])).toThrow(`not an IPv4 or IPv6 address or CIDR network (address bits set past the prefix): ${JSON.stringify(bad)}`);
+    }
+    for (const good of ["::ffff:10.0.0.0/104", "::ffff:0.0.0.0/96", "10.0.0.0/8", "10.0.0.0/31", "2001:db8::/64", "2001:db8:ab00::/40", "::/0", "0.0.0.0/0", "10.1.2.3", "10.1.2.3/32", "2001:db8::1/128"]) {
+      expect(hostBitsSet(good), good).toBe(false);
+      expect(proxyNet(good), good).not.toBeNull();
+    }
+    for (const other of ["proxy.internal/8", "10.0.0.0/33", "10.0.0.1"]) expect(hostBitsSet(other), other).toBe(false);
+    expect(trustedAddresses(["::ffff:10.0.0.0/104"])("10.200.1.1")).toBe(true);
+    expect(trustedAddresses(["::ffff:10.0.0.0/104"])("192.0.2.1")).toBe(false);
   });
 
   it("reads the forwarded client past every hop inside a trusted network", () => {

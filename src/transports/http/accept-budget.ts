@@ -107,9 +107,32 @@ interface ProxyNet {
 
 /**
  * An exact IPv4/IPv6 address, or a network in CIDR notation (`10.0.0.0/8`, `2001:db8::/32`; the
- * prefix length 0–32 or 0–128, plain digits); null for anything else (a name, a port, a zone id).
+ * prefix length 0–32 or 0–128, plain digits) written by its first address; null for anything else
+ * (a name, a port, a zone id, an address with bits set past its prefix: `hostBitsSet`).
  */
 export function proxyNet(entry: string): ProxyNet | null {
+  const net = parseNet(entry);
+  return net === null || hostBits(net) ? null : net;
+}
+
+/**
+ * Whether `entry` is a CIDR network but for bits set past its prefix (`10.1.2.3/8`). Refused rather
+ * than masked: `::ffff:10.0.0.0/8`, the IPv4-mapped spelling a dual-stack listener logs with an
+ * IPv4 prefix, masks to `::/8`, which holds every IPv4 peer (and `::1`).
+ */
+export function hostBitsSet(entry: string): boolean {
+  const net = parseNet(entry);
+  return net !== null && hostBits(net);
+}
+
+function hostBits(net: ProxyNet): boolean {
+  return net.groups.some((g, i) => {
+    const left = net.bits - 16 * i;
+    return left < 16 && (g & (left <= 0 ? 0xffff : 0xffff >> left)) !== 0;
+  });
+}
+
+function parseNet(entry: string): ProxyNet | null {
   const slash = entry.indexOf("/");
   const base = slash < 0 ? entry : entry.slice(0, slash);
   const c = canonicalAddress(base);
@@ -143,7 +166,8 @@ export function trustedAddresses(addresses: readonly string[]): (address: string
   const nets: ProxyNet[] = [];
   for (const a of addresses) {
     const net = proxyNet(a);
-    if (net === null) throw new Error(`not an IPv4 or IPv6 address or CIDR network: ${JSON.stringify(a)}`);
+    if (net === null)
+      throw new Error(`not an IPv4 or IPv6 address or CIDR network${hostBitsSet(a) ? " (address bits set past the prefix)" : ""}: ${JSON.stringify(a)}`);
     if (net.bits === 128) set.add(canonicalAddress(a.split("/")[0] as string) as string);
     else nets.push(net);
   }

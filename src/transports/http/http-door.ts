@@ -119,9 +119,10 @@ export interface HttpDoorOptions {
   /** New connections one address may open: per second and at once, and the addresses left out [accept-budget.ts: 50, 100, loopback]. */
   readonly acceptBudget?: { readonly rate?: number; readonly burst?: number; readonly exempt?: (address: string) => boolean };
   /**
-   * Exact IPv4/IPv6 addresses of reverse proxies in front of the door (`--trusted-proxy`): each is
-   * left out of the accept budget and the per-address share, as every user of the proxy arrives
-   * from it (the door's MAX_CONNECTIONS still holds). @throws Error for one that is not an IP address.
+   * IPv4/IPv6 addresses or CIDR networks of reverse proxies in front of the door (`--trusted-proxy`,
+   * `trustedAddresses`): each is left out of the accept budget and the per-address share, as every
+   * user of the proxy arrives from it (the door's MAX_CONNECTIONS still holds). @throws Error for
+   * one that is neither.
    */
   readonly trustedProxies?: readonly string[];
 }
