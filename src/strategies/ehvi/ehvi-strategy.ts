@@ -289,7 +289,7 @@ export class EhviStrategy implements Strategy {
     let constraints: ConstraintModel[] = [];
     let constraintTheta: (number[] | null)[] | null = null;
     if (columns !== null) {
-      const fitted = fitConstraintModels(inputs, columns, fitRows, { ...how, warm: latestConstraintTheta(req.trials, columns.length, d) });
+      const fitted = fitConstraintModels(inputs, columns, fitRows, { ...how, warm: latestConstraintTheta(req.trials, columns.length, dims) });
       if (fitted === null) return null;
       [constraints, constraintTheta] = [fitted.models, fitted.thetas];
     }

@@ -10,6 +10,7 @@ import { Rng } from "../../math/rng.js";
 import { makeStudy, makeTrial, suggestRequest } from "../../testing/fixtures.js";
 import { CONSTRAINT_THETA_ATTR, constraintColumns, dLogPof, logPof } from "./gp-constraints.js";
 import { gpStrategyFactory } from "./gp-strategy.js";
+import { THETA_LAYOUT_ATTR, modelledDims, thetaLayout } from "./gp-dims.js";
 
 const space: SearchSpace = { x0: { type: "float", low: 0, high: 1 }, x1: { type: "float", low: 0, high: 1 } };
 const xs = (p: Params) => [p.x0 as number, p.x1 as number];
@@ -43,6 +44,32 @@ function run(seed: number, tell: boolean, budget: number): { best: number; feasi
 }
 
 describe("gp with constraints", () => {
+  it("warm-starts the constraint θ only from a trial fitted for the same modelled dimensions (gp_theta_layout, either kernel), or one without a marker", () => {
+    // θ reused as stored (no warm iterations, no full fit due): the suggestion's constraint θ is the warm start.
+    const opts = gpStrategyFactory.options.parse({ maxWarmFitIterations: 0, fullFitEvery: 1000 });
+    const strategy = gpStrategyFactory.create(opts);
+    const study = makeStudy(space, { seed: 5, strategy: { name: "gp", options: {} } });
+    const history: Trial[] = [];
+    for (let i = 0; i < 12; i++) {
+      const s = strategy.suggest(suggestRequest(study, history));
+      history.push(makeTrial(i, s.params, space, { ...cutBowl(s.params), systemAttrs: s.systemAttrs ?? {} }));
+    }
+    const [prev, last] = [history[10]!, history[11]!];
+    expect(prev.systemAttrs[CONSTRAINT_THETA_ATTR]).toEqual([expect.any(Array)]);
+    const dims = modelledDims(space, new Rng(1)).dims;
+    expect(last.systemAttrs[THETA_LAYOUT_ATTR]).toBe(thetaLayout(dims, false));
+    const stored = [[0.25, -0.5, 0.125, -4]];
+    const ask = (attrs: Record<string, unknown>) => {
+      const systemAttrs: Record<string, unknown> = { ...last.systemAttrs, [CONSTRAINT_THETA_ATTR]: stored, ...attrs };
+      if (!(THETA_LAYOUT_ATTR in attrs)) delete systemAttrs[THETA_LAYOUT_ATTR];
+      return gpStrategyFactory.create(opts).suggest(suggestRequest(study, [...history.slice(0, 11), { ...last, systemAttrs }])).systemAttrs?.[CONSTRAINT_THETA_ATTR];
+    };
+    expect(ask({ [THETA_LAYOUT_ATTR]: thetaLayout(dims, false) })).toEqual(stored);
+    expect(ask({}), "stored before the marker existed: matched by length").toEqual(stored);
+    expect(ask({ [THETA_LAYOUT_ATTR]: thetaLayout(dims, true) }), "constraint models keep the Hamming θ under the latent kernel").toEqual(stored);
+    expect(ask({ [THETA_LAYOUT_ATTR]: "0badc0de" }), "fitted for other dimensions: passed over").toEqual(prev.systemAttrs[CONSTRAINT_THETA_ATTR]);
+  });
+
   it("log PoF is log Φ((t − μ)/σ) and its derivatives match central differences", () => {
     expect(Math.exp(logPof(0, 1, 0))).toBeCloseTo(0.5, 12);
     expect(Math.exp(logPof(1, 2, 0))).toBeCloseTo(0.3085375387, 8);

@@ -27,6 +27,7 @@ import type { Trial } from "../../domain/trial.js";
 import { minimizeLbfgs } from "../../math/lbfgs.js";
 import { logNormalCdf, logNormalPdf } from "../../math/special.js";
 import { GpObjective, GpPosterior, type GpInputs, type LengthscalePrior, defaultTheta, thetaBounds } from "./gp-model.js";
+import { type Dim, THETA_LAYOUT_ATTR, thetaLayout } from "./gp-dims.js";
 
 /** A fitted constraint: its posterior (standardised units) and where c = 0 lies in them. */
 export interface ConstraintModel {
@@ -47,9 +48,18 @@ export interface ConstraintFit {
   readonly maxWarmIter: number;
 }
 
-/** The constraint θ stored by the most recent suggestion that has k entries of dimension d + 2. */
-export function latestConstraintTheta(trials: readonly Trial[], k: number, d: number): (Float64Array | null)[] | null {
+/**
+ * The constraint θ stored by the most recent suggestion that has k entries of dimension d + 2 and
+ * was fitted for the modelled `dims` (its `gp_theta_layout`, gp-dims.ts, is theirs under either
+ * categorical kernel, as constraint models keep the Hamming term; or it has none, as trials stored
+ * before the marker).
+ */
+export function latestConstraintTheta(trials: readonly Trial[], k: number, dims: readonly Dim[]): (Float64Array | null)[] | null {
+  const d = dims.length;
+  const layouts = [thetaLayout(dims, false), thetaLayout(dims, true)];
   for (let i = trials.length - 1; i >= 0; i--) {
+    const marked = trials[i]!.systemAttrs[THETA_LAYOUT_ATTR];
+    if (marked !== undefined && !layouts.includes(marked as string)) continue;
     const t = trials[i]!.systemAttrs[CONSTRAINT_THETA_ATTR];
     if (!Array.isArray(t) || t.length !== k) continue;
     const ok = (v: unknown) => v === null || (Array.isArray(v) && v.length === d + 2 && v.every((x) => typeof x === "number" && Number.isFinite(x)));

@@ -302,7 +302,7 @@ export class GpStrategy implements Strategy {
     if (columns !== null) {
       // Constraint models keep the Hamming term (and a θ of d + 2).
       const fitted = fitConstraintModels({ n, d, X, isCat }, columns, fitRows, {
-        prior, warm: latestConstraintTheta(req.trials, columns.length, d), fullFit,
+        prior, warm: latestConstraintTheta(req.trials, columns.length, dims), fullFit,
         maxIter: this.opts.maxFitIterations, maxWarmIter: this.opts.maxWarmFitIterations,
       });
       if (fitted === null) return null;
