@@ -127,7 +127,8 @@ ${pluginsHelp(26)}
   --trusted-proxy ADDR[,ADDR...]
                           addresses of reverse proxies in front of --dashboard and
                           --mcp-http (IPv4/IPv6 addresses or CIDR networks such as
-                          10.0.0.0/8, no names; repeatable): each is left out of the per-address limits
+                          10.0.0.0/8, no names; repeatable): each is left out of the
+                          per-address limits
                           (50 new connections a second, 100 at once, as loopback is;
                           384 open), since every user of a proxy on another machine
                           arrives from its address; the dashboard's and MCP's shares
