@@ -43,6 +43,9 @@ describe.concurrent("a mistyped word on the command line", () => {
     [["dashboard", "--storag", "x.db"], "tuneport: unknown option '--storag'; did you mean --storage?"],
     [["studies", "list", "--jsno"], "tuneport: unknown option '--jsno'; did you mean --json?"],
     [["studies", "show", "-weird-name"], "tuneport: unknown option '-weird-name'; an argument starting with '-' goes after '--' (-- -weird-name)"],
+    // A word that only names what some option takes may be an argument: a file or study called so.
+    [["import", "-path"], "tuneport: unknown option '-path'; the options for a PATH: --storage PATH; an argument starting with '-' goes after '--' (-- -path)"],
+    [["export", "-file"], "tuneport: unknown option '-file'; the options for a FILE: --out FILE; an argument starting with '-' goes after '--' (-- -file)"],
   ])("tuneport %j names the options meant, never a '--' a server does not take", (args, line) => {
     expect(run(...args)).toEqual({ status: 2, first: line });
   });

@@ -60,8 +60,11 @@ function parseProblem(cmd: Command, argv: readonly string[], err: Error & { code
   const near = closestName(Object.keys(cmd.options), bare);
   if (near !== null) return `unknown option '${word}'; did you mean --${near}?`;
   const related = relatedOptions(cmd, bare);
-  if (related.length > 0) return `unknown option '${word}'; the options for a ${bare.toUpperCase()}: ${related.join(", ")}`;
-  return cmd.positionals === false ? `unknown option '${word}'` : `unknown option '${word}'; an argument starting with '-' goes after '--' (-- ${token})`;
+  // On a command that takes arguments the word may be one (`import -path`, a file; `export -file`, a
+  // study): options it merely names are no typo of it, so the way to pass it stays in the answer.
+  const dashHint = cmd.positionals === false ? "" : `; an argument starting with '-' goes after '--' (-- ${token})`;
+  if (related.length > 0) return `unknown option '${word}'; the options for a ${bare.toUpperCase()}: ${related.join(", ")}${dashHint}`;
+  return `unknown option '${word}'${dashHint}`;
 }
 
 /**
