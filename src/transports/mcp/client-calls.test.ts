@@ -24,10 +24,13 @@ afterEach(async () => {
   server = null;
 });
 
-/** Every op waits until the test lets it go, then answers NOT_FOUND. */
+/** Every op waits until the test lets it go, then answers NOT_FOUND; one of study `missing` answers NOT_FOUND at once. */
 function heldBackend(): McpBackend {
   const backend: McpBackend = {
-    call: () => new Promise((_, reject) => held.push(() => reject(new TuneportError("NOT_FOUND", "no such study")))),
+    call: (_op, args) =>
+      (args as { study?: unknown }).study === "missing"
+        ? Promise.reject(new TuneportError("NOT_FOUND", "no such study"))
+        : new Promise((_, reject) => held.push(() => reject(new TuneportError("NOT_FOUND", "no such study")))),
     as: () => backend,
     version: async () => 0,
     waitForChange: async () => 0,
@@ -42,6 +45,11 @@ async function open(url: string, name: string): Promise<Client> {
   await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { authorization: `Bearer ${TOKEN}` } } }));
   clients.push(client);
   return client;
+}
+
+/** Polls (a hang guard, not a clock: what it waits for is a count) until `done`. */
+async function until(done: () => boolean): Promise<void> {
+  for (let i = 0; i < 6000 && !done(); i++) await new Promise((r) => setTimeout(r, 5));
 }
 
 describe("MCP over HTTP: one client's calls in flight over all its sessions", () => {
@@ -77,5 +85,51 @@ describe("MCP over HTTP: one client's calls in flight over all its sessions", ()
     expect(held.length).toBe(1);
     held.splice(0)[0]?.();
     expect(JSON.stringify(await again)).not.toContain("max_client_calls");
+  }, 120_000);
+
+  it("give each place back however its call ends: failed, cancelled, or its session ended", async () => {
+    server = new McpHttpServer({ backend: heldBackend(), logger: silentLogger(), version: "test", token: TOKEN, port: 0, maxClientCalls: 4 });
+    const url = `http://127.0.0.1:${await server.start()}/mcp`;
+    const key = JSON.stringify(["127.0.0.1", "agent"]);
+    const agent = await open(url, "agent");
+    // Failed: reads and subscriptions of a study that is not there (-32002, their request rejected)
+    // and tool calls answered NOT_FOUND, three times the bound one after the other.
+    for (let i = 0; i < 12; i++) {
+      expect(String(((await agent.readResource({ uri: "tuneport://studies/missing" }).catch((e: unknown) => e)) as Error).message)).toContain("no study named");
+      expect(String(((await agent.subscribeResource({ uri: "tuneport://studies/missing" }).catch((e: unknown) => e)) as Error).message)).toContain("names no study");
+      expect(JSON.stringify(await agent.callTool({ name: "study_summary", arguments: { study: "missing" } }))).toContain("NOT_FOUND");
+    }
+    expect(server.clientCalls.of(key)).toBe(0);
+    // Cancelled by the agent while its ops run: counted until they end, then given back.
+    const cancel = new AbortController();
+    const cancelled = [
+      agent.callTool({ name: "study_summary", arguments: { study: "s" } }, undefined, { signal: cancel.signal }).catch(() => undefined),
+      agent.readResource({ uri: "tuneport://studies/s" }, { signal: cancel.signal }).catch(() => undefined),
+    ];
+    await until(() => held.length === 2);
+    // A call that ends meanwhile gives back its own place only (never one of theirs).
+    expect(JSON.stringify(await agent.callTool({ name: "study_summary", arguments: { study: "missing" } }))).toContain("NOT_FOUND");
+    expect(server.clientCalls.of(key)).toBe(2);
+    cancel.abort("the agent moved on");
+    await Promise.all(cancelled);
+    expect(server.clientCalls.of(key)).toBe(2);
+    for (const go of held.splice(0)) go();
+    await until(() => server?.clientCalls.of(key) === 0);
+    expect(server.clientCalls.of(key)).toBe(0);
+    // Its session ended (DELETE) with the bound taken: the ops still running count, then give it back.
+    const ending = await open(url, "agent");
+    const pending = Array.from({ length: 4 }, () => ending.callTool({ name: "study_summary", arguments: { study: "s" } }).catch((e: unknown) => e));
+    await until(() => held.length === 4);
+    await (ending.transport as StreamableHTTPClientTransport).terminateSession();
+    await Promise.all(pending);
+    expect(server.clientCalls.of(key)).toBe(4);
+    expect(JSON.stringify(await agent.callTool({ name: "study_summary", arguments: { study: "s" } }))).toContain("max_client_calls");
+    for (const go of held.splice(0)) go();
+    await until(() => server?.clientCalls.of(key) === 0);
+    expect(server.clientCalls.of(key)).toBe(0);
+    const after = agent.callTool({ name: "study_summary", arguments: { study: "s" } });
+    await until(() => held.length === 1);
+    held.splice(0)[0]?.();
+    expect(JSON.stringify(await after)).not.toContain("max_client_calls");
   }, 120_000);
 });
