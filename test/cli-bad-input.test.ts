@@ -518,6 +518,7 @@ describe.concurrent("tuneport given bad input", () => {
       [["--mcp-host", "0.0.0.0", "--mcp-token", "t".repeat(24)], "--mcp-token has no effect without --mcp-http PORT"],
       [["--mcp-host", "0.0.0.0"], "--mcp-host has no effect without --mcp-http PORT"],
       [["--mcp-allow-host", "proxy.internal"], "--mcp-allow-host has no effect without --mcp-http PORT"],
+      [["--mcp-max-client-calls", "16"], "--mcp-max-client-calls has no effect without --mcp-http PORT"],
       [["--dashboard-host", "0.0.0.0", "--dashboard-token", "d".repeat(24)], "--dashboard-token has no effect without --dashboard PORT"],
       [["--dashboard-allow-host", "proxy.internal"], "--dashboard-allow-host has no effect without --dashboard PORT"],
       [["--ownership-ttl", "5"], "--ownership-ttl has no effect without PostgreSQL storage"],
