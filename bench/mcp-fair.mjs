@@ -2,6 +2,7 @@
 // calls that are cheap to send and costly to answer (param_importances and study_summary of a
 // 10,000-trial study), over many sessions at once.
 //   A (the flood): SESSIONS sessions, each keeping PER calls in flight (a new one as each returns).
+//   The defaults (16 × 16) keep the flood at the server's per-client cap of calls in flight (--mcp-max-client-calls, 256).
 //   B (the other agent): one session calling `list_studies` every 100 ms: its latency (ms: p50, p99, max);
 //   W (a worker): a ZeroMQ DEALER sending `get_study` every 100 ms meanwhile: its latency alike.
 //   The server's RSS (MiB, peak and last), and the flood's answered and refused calls.
@@ -27,7 +28,7 @@ const arg = (name, dflt) => {
 };
 const CLI = resolve(arg("--cli", join(ROOT, "dist/cli/main.js")));
 const PORT = Number(arg("--port", "64270"));
-const SESSIONS = Number(arg("--sessions", "20"));
+const SESSIONS = Number(arg("--sessions", "16"));
 const PER = Number(arg("--per", "16"));
 const SECONDS = Number(arg("--seconds", "10"));
 const TRIALS = Number(arg("--trials", "10000"));
