@@ -91,10 +91,11 @@ def test_a_server_at_the_default_endpoint_is_used_and_none_started(server: Serve
 
 def test_an_endpoint_named_by_the_environment_never_falls_back(no_server_at_default: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TUNEPORT_ENDPOINT", f"tcp://127.0.0.1:{free_port()}")
-    monkeypatch.setattr(_client, "DEFAULT_CONNECT_TIMEOUT_S", 0.5)
     # A short outage budget for the shared client: with the default (30 s) it waited half a minute
-    # for the TimeoutError (test_fake_server's connect to nothing keeps the default).
-    monkeypatch.setattr(_client, "connect", functools.partial(_client.connect, outage_budget_s=1.0))
+    # for the TimeoutError (test_fake_server's connect to nothing keeps the default). The short
+    # connect timeout is passed the same way: patching DEFAULT_CONNECT_TIMEOUT_S changed nothing,
+    # connect's default argument having been bound when it was defined.
+    monkeypatch.setattr(_client, "connect", functools.partial(_client.connect, outage_budget_s=1.0, connect_timeout=0.5))
     with pytest.raises(tp.TimeoutError):
         tp.create_study()
     assert _private.private_server() is None
