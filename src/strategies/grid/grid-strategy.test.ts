@@ -77,6 +77,20 @@ describe("grid strategy", () => {
       for (const [k, d] of Object.entries(s)) expect(contains(d, t.params[k]!), `${k}=${String(t.params[k])}`).toBe(true);
   });
 
+  it("counts a point a server before exact bounds stored at an axis end (exp(log(1e-5)), exp(log(0.1))) as taken, not handing it out again", () => {
+    // An upgraded database (or an import of its export): the trials hold the ends as computed before.
+    const s: SearchSpace = { x: { type: "float", low: 1e-5, high: 0.1, log: true } };
+    const was = [Math.exp(Math.log(1e-5)), Math.exp(Math.log(1e-5) + (Math.log(0.1) - Math.log(1e-5)))];
+    expect(was).toEqual([9.999999999999999e-6, 0.10000000000000006]);
+    const study = makeStudy(s);
+    const strategy = gridStrategyFactory.create({ ordered: true, points_per_dim: 3 });
+    const trials = was.map((x, i) => makeTrial(i, { x }, s, { state: "COMPLETE", value: i }));
+    const next = strategy.suggest(suggestRequest(study, trials)).params.x as number;
+    expect(next).toBeCloseTo(Math.sqrt(1e-5 * 0.1), 12); // the middle point, the only one not run
+    trials.push(makeTrial(2, { x: next }, s, { state: "COMPLETE", value: 2 }));
+    expect(() => strategy.suggest(suggestRequest(study, trials))).toThrowError(/all 3 points have been handed out/);
+  });
+
   it("refuses explicit values a parameter's distribution cannot hold (the service would draw others in their place)", () => {
     const s: SearchSpace = { x: { type: "float", low: 0, high: 1 }, k: { type: "int", low: 0, high: 4, step: 2 } };
     expect(gridSpaceProblem(s, { ordered: true, values: { x: [0, 1 + 5e-10] } })).toMatch(/values of 'x' hold 1\.0000000005, which its distribution .* cannot produce/);

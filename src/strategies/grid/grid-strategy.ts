@@ -12,7 +12,7 @@
  * grid is refused when it is created (`gridSpaceProblem`), not at its first ask.
  */
 import { z } from "zod";
-import { type Distribution, type ParamValue, type Params, type SearchSpace, cardinality, contains, snap } from "../../domain/distributions.js";
+import { type Distribution, type NumericDistribution, type ParamValue, type Params, type SearchSpace, cardinality, contains, snap } from "../../domain/distributions.js";
 import { TuneportError, invalidArgument } from "../../domain/errors.js";
 import { Rng } from "../../math/rng.js";
 import type { Strategy, StrategyFactory, SuggestRequest, Suggestion } from "../../domain/plugin.js";
@@ -66,23 +66,54 @@ export function gridValues(name: string, d: Distribution, opts: GridOptions): Pa
   const k = gridCount(name, d, opts); // points_per_dim, or INVALID_ARGUMENT
   const out: number[] = [];
   for (let i = 0; i < k; i++) {
-    const t = i / (k - 1);
     // The ends are low and high themselves, the rest clipped (`snap`): exp(log(0.1)) is
     // 0.10000000000000006, above a high of 0.1, and the service stores values inside their
     // distribution exactly (it drew another value for that point).
-    const v = d.log ? Math.exp(Math.log(d.low) + t * (Math.log(d.high) - Math.log(d.low))) : d.low + t * (d.high - d.low);
-    out.push(i === 0 ? d.low : i === k - 1 ? d.high : snap(d, v));
+    out.push(i === 0 ? d.low : i === k - 1 ? d.high : snap(d, formerAxisPoint(d, i, k)));
   }
   return out;
 }
 
-function keyOf(params: Params, names: readonly string[]): string {
-  return JSON.stringify(names.map((n) => params[n] ?? null));
+/** Point i of k of a points_per_dim axis as servers before exact bounds computed it (unclipped). */
+function formerAxisPoint(d: NumericDistribution, i: number, k: number): number {
+  const t = i / (k - 1);
+  return d.log ? Math.exp(Math.log(d.low) + t * (Math.log(d.high) - Math.log(d.low))) : d.low + t * (d.high - d.low);
+}
+
+/**
+ * The former values of a points_per_dim axis's ends (exp(log(1e-5)) = 9.999999999999999e-6,
+ * exp(log(0.1)) = 0.10000000000000006) mapped to the ends the axis has now (low and high): a trial
+ * a server before exact bounds stored there (a database it served, or its export) holds that point,
+ * and was handed it out again after the upgrade. Null for other dimensions.
+ */
+function formerEnds(name: string, d: Distribution, opts: GridOptions): Map<number, number> | null {
+  if (opts.values?.[name] || d.type === "categorical" || Number.isFinite(cardinality(d))) return null;
+  const k = gridCount(name, d, opts);
+  if (!(k >= 2)) return null;
+  const ends = new Map<number, number>();
+  for (const [i, now] of [[0, d.low], [k - 1, d.high]] as const) {
+    const was = formerAxisPoint(d, i, k);
+    if (was !== now) ends.set(was, now);
+  }
+  return ends.size > 0 ? ends : null;
+}
+
+function keyOf(params: Params, names: readonly string[], former?: readonly (Map<number, number> | null)[]): string {
+  return JSON.stringify(names.map((n, i) => {
+    const v = params[n] ?? null;
+    return (typeof v === "number" ? former?.[i]?.get(v) : undefined) ?? v;
+  }));
 }
 
 export class GridStrategy implements Strategy {
-  private cache: { space: string; names: string[]; axes: ParamValue[][]; total: number; perm: (i: number) => number } | null =
-    null;
+  private cache: {
+    space: string;
+    names: string[];
+    axes: ParamValue[][];
+    former: (Map<number, number> | null)[];
+    total: number;
+    perm: (i: number) => number;
+  } | null = null;
 
   constructor(private readonly opts: GridOptions) {}
 
@@ -94,7 +125,8 @@ export class GridStrategy implements Strategy {
     if (problem !== null) throw invalidArgument(problem);
     const axes = names.map((n) => gridValues(n, req.study.space[n] as Distribution, this.opts));
     const total = axes.reduce((p, a) => p * a.length, 1); // at most MAX_GRID_POINTS (gridSpaceProblem)
-    this.cache = { space: spaceKey, names, axes, total, perm: this.permutation(total, req.study.seed) };
+    const former = names.map((n) => formerEnds(n, req.study.space[n] as Distribution, this.opts));
+    this.cache = { space: spaceKey, names, axes, former, total, perm: this.permutation(total, req.study.seed) };
     return this.cache;
   }
 
@@ -114,9 +146,9 @@ export class GridStrategy implements Strategy {
   }
 
   suggest(req: SuggestRequest): Suggestion {
-    const { names, axes, total, perm } = this.grid(req);
+    const { names, axes, former, total, perm } = this.grid(req);
     const taken = new Set<string>();
-    for (const t of req.trials) taken.add(keyOf(t.params, names));
+    for (const t of req.trials) taken.add(keyOf(t.params, names, former));
     // Skipping over taken points costs O(taken) per ask: cheap next to the training a grid point costs.
     for (let i = 0; i < total; i++) {
       const flat = perm(i);
