@@ -175,6 +175,26 @@ describe.each(storageBackends(inject("pgUrl")))("export / import of a study as J
     expect(parseStudyLines(lines.join("\n")).trials).toHaveLength(5); // the file as exported still reads
   });
 
+  it("imports a grid study a server before exact bounds exported (its axis ends a hair past low and high), onto the bounds", async () => {
+    const one = await service();
+    const space = { x: { type: "float", low: 1e-5, high: 0.1, log: true } };
+    await one.createStudy({ name: "g", space, strategy: { name: "grid", options: { points_per_dim: 3, ordered: true } } });
+    for (let k = 0; k < 3; k++) {
+      const a = await one.ask({ study: "g" });
+      await one.tell({ study: "g", trial: a.trial.number, token: a.lease.token, state: "COMPLETE", value: k });
+    }
+    // As that server stored the ends: exp(log(1e-5)) and exp(log(0.1)).
+    const old = [...one.exportStudy("g")].map((l) => l.replace('"x":0.00001}', '"x":0.000009999999999999999}').replace('"x":0.1}', '"x":0.10000000000000006}'));
+    expect(old.filter((l) => l.includes("0.000009999999999999999") || l.includes("0.10000000000000006"))).toHaveLength(2);
+    expect(parseStudyLines(old.join("\n")).trials.map((t) => t.params.x)).toEqual([1e-5, expect.any(Number), 0.1]);
+    const two = await service();
+    await two.importStudy(old.join("\n"), "g");
+    expect((await code(two.ask({ study: "g" }))).code).toBe("SEARCH_SPACE_EXHAUSTED");
+    // Farther out than rounding (what the old tolerance let a client enqueue) is still refused.
+    const far = old.map((l) => l.replace('"x":0.10000000000000006}', '"x":0.1000000005}'));
+    expect((await code(() => parseStudyLines(far.join("\n")))).message).toMatch(/parameter 'x' is 0.1000000005, which its distribution .* cannot produce/);
+  });
+
   it("refuses parameter names and distributions the ops refuse (an edited file), naming the line", async () => {
     const one = await service();
     await busyStudy(one);

@@ -302,6 +302,19 @@ function distributionSizeProblem(trial: number, dists: Readonly<Record<string, D
 }
 
 /**
+ * The bound a float value lies past by float rounding only (within 1e-12 of the bound, relative), or
+ * null. Servers before `contains` turned exact (h155) stored such values: `grid`'s points_per_dim
+ * axes ended on exp(log(high)), 0.10000000000000006 for a high of 0.1, and exp(log(low)),
+ * 9.999999999999999e-6 for a low of 1e-5. Their exports stay importable; a value farther out (an
+ * edited file, or what the old tolerance let a client enqueue: 1 + 5e-10 for [0, 1]) is refused.
+ */
+function roundedPastBound(d: Distribution, v: unknown): number | null {
+  if (d.type !== "float" || typeof v !== "number" || !Number.isFinite(v)) return null;
+  for (const bound of [d.low, d.high]) if (Math.abs(v - bound) <= 1e-12 * Math.abs(bound) && contains(d, bound)) return bound;
+  return null;
+}
+
+/**
  * Parses an export. Blank lines are ignored. @throws INVALID_ARGUMENT naming the 1-based line
  * of the first problem: bad JSON, a field missing or mistyped, an invalid search space or
  * plug-in (one `plugins` does not hold), trial numbers not dense from 0 in order, a RUNNING
@@ -379,9 +392,14 @@ export function parseStudyLines(text: string, rename?: string, plugins: PluginCa
     const tooBig = distributionSizeProblem(t.number, t.distributions as Record<string, Distribution>, (config as StudyConfig).space, defineByRun);
     if (tooBig !== null) fail(tooBig);
     // A value its distribution cannot produce (an edited file) would reach the strategies and plots.
+    // One a float's rounding put a hair past a bound is a previous server's (below) and is moved onto it.
+    const params = { ...t.params };
     for (const [name, v] of Object.entries(t.params)) {
       const d = t.distributions[name] ?? (config as StudyConfig).space[name];
-      if (d !== undefined && !contains(d, v)) fail(`parameter '${name}' is ${JSON.stringify(v)}, which its distribution ${JSON.stringify(d)} cannot produce`);
+      if (d === undefined || contains(d, v)) continue;
+      const near = roundedPastBound(d as Distribution, v);
+      if (near === null) fail(`parameter '${name}' is ${JSON.stringify(v)}, which its distribution ${JSON.stringify(d)} cannot produce`);
+      params[name] = near as number;
     }
     // Bookkeeping that the study's strategy reads back without checking it (it wrote it itself).
     const imported = plugins?.strategy((config as StudyConfig).strategy.name)?.readModels?.importedAttrs?.(t.system_attrs);
@@ -403,7 +421,7 @@ export function parseStudyLines(text: string, rename?: string, plugins: PluginCa
       studyId: 0,
       number: t.number,
       state: t.state,
-      params: t.params,
+      params,
       // Validated above; kept as written so that the bytes round-trip.
       distributions: (json as { distributions: StoredTrial["distributions"] }).distributions,
       value: t.value,
