@@ -320,6 +320,18 @@ export function contains(d: Distribution, v: ParamValue): boolean {
 }
 
 /**
+ * The bound of float distribution `d` that `v` lies past by float rounding only (within 1e-12 of
+ * it, relative), or null: a number computed in a transformed space (exp(log(0.1)) is
+ * 0.10000000000000006), which servers before exact bounds stored and a plug-in may still propose.
+ * Moved onto the bound it stays the point meant; a number farther out is not this (null).
+ */
+export function roundedPastBound(d: Distribution, v: ParamValue): number | null {
+  if (d.type !== "float" || typeof v !== "number" || !Number.isFinite(v) || contains(d, v)) return null;
+  for (const bound of [d.low, d.high]) if (Math.abs(v - bound) <= 1e-12 * Math.abs(bound) && contains(d, bound)) return bound;
+  return null;
+}
+
+/**
  * The grid point of a stepped or integer distribution nearest to `v`, when `v` is a number within
  * its bounds but between grid points (an enqueued dropout 0.33 for a step of 0.1: 0.3); null
  * otherwise (outside the bounds, not a number, a categorical, or already on the grid).

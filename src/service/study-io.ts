@@ -24,7 +24,7 @@
  * part of it.
  */
 import { z } from "zod";
-import { type Distribution, MAX_TRIAL_DISTRIBUTION_CHARS, type SearchSpace, checkSpaceSize, contains, distributionChars, distributionSchema, formatZodError, paramNameSchema, parseSearchSpace, validateDistribution } from "../domain/distributions.js";
+import { type Distribution, MAX_TRIAL_DISTRIBUTION_CHARS, type SearchSpace, checkSpaceSize, contains, distributionChars, roundedPastBound, type ParamValue, distributionSchema, formatZodError, paramNameSchema, parseSearchSpace, validateDistribution } from "../domain/distributions.js";
 import { invalidArgument } from "../domain/errors.js";
 import { MAX_CONSTRAINTS, MAX_OBJECTIVES } from "../domain/objectives.js";
 import { MAX_USER_ATTRS_BYTES, attrsJsonLength } from "./trial-ops.js";
@@ -302,19 +302,6 @@ function distributionSizeProblem(trial: number, dists: Readonly<Record<string, D
 }
 
 /**
- * The bound a float value lies past by float rounding only (within 1e-12 of the bound, relative), or
- * null. Servers before `contains` turned exact (h155) stored such values: `grid`'s points_per_dim
- * axes ended on exp(log(high)), 0.10000000000000006 for a high of 0.1, and exp(log(low)),
- * 9.999999999999999e-6 for a low of 1e-5. Their exports stay importable; a value farther out (an
- * edited file, or what the old tolerance let a client enqueue: 1 + 5e-10 for [0, 1]) is refused.
- */
-function roundedPastBound(d: Distribution, v: unknown): number | null {
-  if (d.type !== "float" || typeof v !== "number" || !Number.isFinite(v)) return null;
-  for (const bound of [d.low, d.high]) if (Math.abs(v - bound) <= 1e-12 * Math.abs(bound) && contains(d, bound)) return bound;
-  return null;
-}
-
-/**
  * Parses an export. Blank lines are ignored. @throws INVALID_ARGUMENT naming the 1-based line
  * of the first problem: bad JSON, a field missing or mistyped, an invalid search space or
  * plug-in (one `plugins` does not hold), trial numbers not dense from 0 in order, a RUNNING
@@ -392,12 +379,13 @@ export function parseStudyLines(text: string, rename?: string, plugins: PluginCa
     const tooBig = distributionSizeProblem(t.number, t.distributions as Record<string, Distribution>, (config as StudyConfig).space, defineByRun);
     if (tooBig !== null) fail(tooBig);
     // A value its distribution cannot produce (an edited file) would reach the strategies and plots.
-    // One a float's rounding put a hair past a bound is a previous server's (below) and is moved onto it.
+    // One a float's rounding put a hair past a bound is moved onto it: servers before exact bounds stored
+    // `grid`'s points_per_dim ends as exp(log(high)), 0.10000000000000006 for 0.1 (`roundedPastBound`).
     const params = { ...t.params };
     for (const [name, v] of Object.entries(t.params)) {
       const d = t.distributions[name] ?? (config as StudyConfig).space[name];
       if (d === undefined || contains(d, v)) continue;
-      const near = roundedPastBound(d as Distribution, v);
+      const near = roundedPastBound(d as Distribution, v as ParamValue);
       if (near === null) fail(`parameter '${name}' is ${JSON.stringify(v)}, which its distribution ${JSON.stringify(d)} cannot produce`);
       params[name] = near as number;
     }

@@ -35,7 +35,7 @@
  * the strategy's values for them at its ask (`queuedSuggestion`), as Optuna's enqueued trials get
  * their sampler's relative parameters; before, they were drawn independently.
  */
-import { type Distribution, type ParamValue, type Params, type SearchSpace, contains, isSingleValue } from "../domain/distributions.js";
+import { type Distribution, type ParamValue, type Params, type SearchSpace, contains, isSingleValue, roundedPastBound } from "../domain/distributions.js";
 import { TuneportError } from "../domain/errors.js";
 import { sampleUniform } from "../domain/sampling.js";
 import type { StudyContext } from "../domain/plugin.js";
@@ -56,6 +56,14 @@ export function fillDeclared(core: ServiceCore, s: StudyState, t: TrialRecord): 
       t.distributions[name] = d;
       continue;
     }
+    // A float's rounding past a bound (exp(log(0.1)); a grid point a server before exact bounds
+    // stored, re-queued after its lease was lost) is the bound meant, not a reason to draw at random.
+    const bound = name in t.params ? roundedPastBound(d, t.params[name] as ParamValue) : null;
+    if (bound !== null) {
+      t.params[name] = bound;
+      t.distributions[name] = d;
+      continue;
+    }
     if (name in t.params)
       core.log.error({ study: s.study.name, trial: t.number, param: name, value: String(t.params[name]), strategy: s.ctx.strategy.name }, "a proposed value lies outside its distribution; drawing another");
     t.params[name] = drawParam(core, s, t, name, d);
@@ -70,6 +78,8 @@ export function drawParam(core: ServiceCore, s: StudyState, t: TrialRecord, name
     ? s.strategy.suggestParam({ study: s.ctx, trials: s.trials, trial: t, name, distribution: d, rng })
     : sampleUniform(d, rng);
   if (!contains(d, v)) {
+    const bound = roundedPastBound(d, v);
+    if (bound !== null) return bound;
     core.log.error({ study: s.study.name, param: name, strategy: s.ctx.strategy.name }, "strategy produced an invalid value; sampling uniformly");
     return sampleUniform(d, rng);
   }
