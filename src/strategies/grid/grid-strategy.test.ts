@@ -98,6 +98,15 @@ describe("grid strategy", () => {
     expect(gridSpaceProblem(s, { ordered: true, values: { x: [0, 0.5, 1], k: [0, 4] } })).toBeNull();
   });
 
+  it("goes on asking for a study an earlier server created with values outside (refused at create_study only)", () => {
+    const s: SearchSpace = { x: { type: "float", low: 0, high: 1 } };
+    const opts = { ordered: true, values: { x: [0, 2, 1] } };
+    expect(gridSpaceProblem(s, opts)).toMatch(/values of 'x' hold 2/);
+    const strategy = gridStrategyFactory.create(opts); // a study in an upgraded database
+    const firsts = [0, 1, 2].map((n) => strategy.suggest(suggestRequest(makeStudy(s), Array.from({ length: n }, (_, i) => makeTrial(i, { x: [0, 2, 1][i]! }, s)))).params.x);
+    expect(firsts).toEqual([0, 2, 1]); // 2 is the service's to replace (fillDeclared), as before
+  });
+
   it("spaces log floats geometrically with points_per_dim", () => {
     const s = { x: { type: "float" as const, low: 1e-4, high: 1, log: true } };
     const trials = simulate(gridStrategyFactory, { ordered: true, points_per_dim: 5 }, s, 5);

@@ -121,7 +121,7 @@ export class GridStrategy implements Strategy {
     const spaceKey = JSON.stringify(req.study.space) + req.study.seed;
     if (this.cache?.space === spaceKey) return this.cache;
     const names = Object.keys(req.study.space);
-    const problem = gridSpaceProblem(req.study.space, this.opts); // never build an axis it refuses
+    const problem = gridProblem(req.study.space, this.opts, false); // never build an axis it refuses
     if (problem !== null) throw invalidArgument(problem);
     const axes = names.map((n) => gridValues(n, req.study.space[n] as Distribution, this.opts));
     const total = axes.reduce((p, a) => p * a.length, 1); // at most MAX_GRID_POINTS (gridSpaceProblem)
@@ -187,16 +187,26 @@ export const gridStrategyFactory: StrategyFactory<GridOptions> = {
 
 /**
  * Why `grid` cannot enumerate `space` (no declared parameter, a continuous float without a
- * step or `points_per_dim`, more than MAX_GRID_POINTS points), or null when it can.
+ * step or `points_per_dim`, more than MAX_GRID_POINTS points, explicit values its distribution
+ * cannot hold), or null when it can.
  */
 export function gridSpaceProblem(space: SearchSpace, opts: GridOptions): string | null {
+  return gridProblem(space, opts, true);
+}
+
+/**
+ * `gridSpaceProblem`, with the values' check when `checkValues`. Not at an ask: a study an earlier
+ * server created with values outside (it drew other values for those points) failed every ask
+ * INVALID_ARGUMENT after the upgrade, and its strategy's options cannot be changed.
+ */
+function gridProblem(space: SearchSpace, opts: GridOptions, checkValues: boolean): string | null {
   const names = Object.keys(space);
   if (names.length === 0) return "grid needs a declared search space (it cannot enumerate define-by-run parameters)";
   let total = 1;
   for (const name of names) {
     const d = space[name] as Distribution;
     // A value the distribution cannot hold is never stored: the service drew another in its place.
-    const outside = opts.values?.[name]?.find((v) => !contains(d, v));
+    const outside = checkValues ? opts.values?.[name]?.find((v) => !contains(d, v)) : undefined;
     if (outside !== undefined)
       return `grid: values of '${name}' hold ${JSON.stringify(outside)}, which its distribution ${JSON.stringify(d)} cannot produce; give values inside it (or widen the distribution)`;
     try {
