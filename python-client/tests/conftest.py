@@ -200,10 +200,14 @@ class ServerProcess:
         self.proc = None
 
     def kill(self) -> None:
-        if self.proc is not None:
-            if self.proc.poll() is None:
-                os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+        """SIGKILL the server and reap it; safe from several threads at once (an objective run by
+        ``optimize(n_jobs=4)`` may call it from two): ``os.kill`` after a ``poll()`` that another
+        thread's ``wait()`` overtook raised ProcessLookupError (CI, 2026-12-07). ``Popen.kill``
+        polls under the reaping lock and ignores a process already gone."""
+        proc = self.proc
+        if proc is not None:
+            proc.kill()
+            proc.wait()
         self.proc = None
 
 

@@ -109,6 +109,7 @@ def _killing_at_step_5(kill: Callable[[], None], n_jobs: int, monkeypatch: pytes
     from tuneport import _study
 
     killed = threading.Event()
+    killing = threading.Lock()
     asked: list[int] = []
     real = _study.Study._ask_or_none
     asks = itertools.count(1)
@@ -127,9 +128,11 @@ def _killing_at_step_5(kill: Callable[[], None], n_jobs: int, monkeypatch: pytes
         for step in range(10_000):
             trial.report(0.1, step)
             time.sleep(0.02)
-            if step == 5 and not killed.is_set():
-                kill()
-                killed.set()
+            if step == 5:
+                with killing:  # two threads at step 5 together: one kills, the other waits for it
+                    if not killed.is_set():
+                        kill()
+                        killed.set()
         return 1.0
 
     return objective, asked
