@@ -207,3 +207,28 @@ export const LADDER_FITS = `max_resource / min_resource spans more than ${MAX_RU
 export const reductionFactor = (dflt: number) => z.number().int().min(2).max(1000).default(dflt);
 /** zod: a positive finite resource in the client's step units. */
 export const resource = () => z.number().positive().refine(Number.isFinite, "must be finite");
+
+/** Where Ray Tune's option names of every scheduler went: the report carries the metric and the resource. */
+const RAY_METRIC_NAMES = {
+  metric: "Ray Tune's name; here the value each report carries is the metric",
+  mode: "Ray Tune's metric mode ('min'/'max'); here the study's direction (create_study direction='minimize'/'maximize')",
+  time_attr: "Ray Tune's name; here the step each report carries is the resource",
+} as const;
+
+/**
+ * Ray Tune's names for the options of its ASHAScheduler, HyperBandScheduler and HyperBandForBOHB
+ * (a refusal of one says where it went: `foreignOptionNames`); `asha` has its own `mode`.
+ */
+export const RAY_HALVING_NAMES: Readonly<Record<string, string>> = {
+  ...RAY_METRIC_NAMES,
+  max_t: "Ray Tune's name; here max_resource (or the study's budget: create_study max_resource=...)",
+  grace_period: "Ray Tune's name; here min_resource",
+  brackets: "Ray Tune's name; asha runs one bracket (min_early_stopping_rate picks which), scheduler 'hyperband' several",
+};
+
+/** Ray Tune's names for the options of its MedianStoppingRule (`foreignOptionNames`). */
+export const RAY_MEDIAN_NAMES: Readonly<Record<string, string>> = {
+  ...RAY_METRIC_NAMES,
+  grace_period: "Ray Tune's name; here n_warmup_steps (in your steps)",
+  min_samples_required: "Ray Tune's name; here n_min_trials",
+};

@@ -82,14 +82,23 @@ import {
   reductionFactor,
   resource,
   rungResources,
+  RAY_HALVING_NAMES,
   rungsWithTop,
   sortedAsc,
 } from "../common.js";
+import { foreignOptionNames } from "../../domain/plugin-options.js";
 
 const options = z
   .object({
     /** "stopping" (Ray's ASHA, default) or "promotion" (the paper's Algorithm 2). */
-    mode: z.enum(["stopping", "promotion"]).default("stopping"),
+    mode: z
+      .enum(["stopping", "promotion"], {
+        error: (iss) =>
+          iss.input === "min" || iss.input === "max"
+            ? "mode here is 'stopping' (the default, Ray Tune's ASHA) or 'promotion'; Ray Tune's mode 'min'/'max' is the study's direction (create_study direction='minimize'/'maximize')"
+            : undefined,
+      })
+      .default("stopping"),
     /**
      * Resource of rung 0 before η^s (Ray's grace_period). Default: with a known max_resource R,
      * R / η² (at least 1), so trials are judged at R/η² and R/η only, in both modes; otherwise 1.
@@ -111,6 +120,7 @@ const options = z
     message: "promotion mode needs a budget: give the study a max_resource (create_study) or the scheduler one",
     path: ["max_resource"],
   });
+foreignOptionNames(options, RAY_HALVING_NAMES);
 export type AshaOptions = z.output<typeof options>;
 
 /** `min_resource` when the options give none (see the option and the header). */

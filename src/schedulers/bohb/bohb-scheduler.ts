@@ -41,7 +41,8 @@ import type { Direction, PluginConfig, Trial } from "../../domain/trial.js";
 import type { Rng } from "../../math/rng.js";
 import { sampleUniform } from "../../domain/sampling.js";
 import type { DecisionResult, ReportRequest, Scheduler, SchedulerFactory, Suggestion, SuggestRequest } from "../../domain/plugin.js";
-import { LADDER_FITS, fillMaxResource, firstReportAtOrAfter, ladderFits, lossOf, rungsWithTop } from "../common.js";
+import { LADDER_FITS, RAY_HALVING_NAMES, fillMaxResource, firstReportAtOrAfter, ladderFits, lossOf, rungsWithTop } from "../common.js";
+import { foreignOptionNames } from "../../domain/plugin-options.js";
 import { HyperbandBrackets, hyperbandShape } from "../hyperband/hyperband-scheduler.js";
 import { type KdeDim, ProductKde } from "./kde.js";
 
@@ -64,6 +65,7 @@ const options = z
   .strict()
   .refine((o) => o.max_resource >= o.min_resource, "max_resource must be >= min_resource")
   .refine(ladderFits, LADDER_FITS);
+foreignOptionNames(options, RAY_HALVING_NAMES);
 export type BohbOptions = z.output<typeof options>;
 
 /** Encodes params on the unit cube (categoricals by index), or null if a value is missing or foreign. */

@@ -28,7 +28,8 @@ import { z } from "zod";
 import type { Trial } from "../../domain/trial.js";
 import { Rng } from "../../math/rng.js";
 import type { DecisionResult, ReportRequest, Scheduler, SchedulerFactory, Suggestion, SuggestRequest } from "../../domain/plugin.js";
-import { LADDER_FITS, MAX_RUNGS, fillMaxResource, ladderFits, numberAttr, reductionFactor, resource } from "../common.js";
+import { LADDER_FITS, MAX_RUNGS, RAY_HALVING_NAMES, fillMaxResource, ladderFits, numberAttr, reductionFactor, resource } from "../common.js";
+import { foreignOptionNames } from "../../domain/plugin-options.js";
 import { halvingDecision } from "../successive-halving/successive-halving-scheduler.js";
 
 /** One round of a bracket: n configurations at resource r. */
@@ -104,6 +105,7 @@ const options = z
   .strict()
   .refine((o) => o.max_resource >= o.min_resource, "max_resource must be >= min_resource")
   .refine(ladderFits, LADDER_FITS);
+foreignOptionNames(options, RAY_HALVING_NAMES);
 export type HyperbandOptions = z.output<typeof options>;
 
 /** Bracket bookkeeping shared with BOHB. */

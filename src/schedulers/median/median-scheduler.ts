@@ -10,8 +10,10 @@
 import { z } from "zod";
 import { PercentileScheduler, pruningWindowShape } from "../percentile/percentile-scheduler.js";
 import type { SchedulerFactory } from "../../domain/plugin.js";
+import { foreignOptionNames } from "../../domain/plugin-options.js";
+import { RAY_MEDIAN_NAMES } from "../common.js";
 
-const options = z.object(pruningWindowShape).strict();
+const options = foreignOptionNames(z.object(pruningWindowShape).strict(), RAY_MEDIAN_NAMES);
 export type MedianOptions = z.output<typeof options>;
 
 export const medianSchedulerFactory: SchedulerFactory<MedianOptions> = {
