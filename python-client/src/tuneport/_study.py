@@ -457,8 +457,11 @@ class Study:
         try:
             return self.ask()
         except SearchSpaceExhaustedError as err:
-            if err.data.get("reason") == "max_failures":
+            reason = err.data.get("reason")
+            if reason == "max_failures":
                 log.warning("study '%s' hands out no more trials: %s", self.name, err.message)
+            elif reason is not None:  # PBT's population_full: the server's message says which members
+                log.info("study '%s' hands out no more trials: %s", self.name, err.message)
             else:
                 log.info("study '%s': the search space is exhausted; no more trials", self.name)
         except StudyStopped as err:
