@@ -76,9 +76,15 @@ def _probe(mode: str, tmpfs: Path, sock: Path) -> dict[str, Any]:
         while not sock.exists() and server.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         budget = 30.0 if mode == "ride" else 3.0
-        beats = mode == "beats"  # the holder heartbeats every 12 s (a 60 s lease), the worker not at all
+        beats = mode == "beats"  # the holder heartbeats every 6 s (a 60 s lease), the worker not at all
+        if beats:
+            # The client's defaults at half scale: heartbeats 6 s apart against an outage gap of 5 s
+            # (10 s apart against 10 s by default; the test's heartbeats were 12 s apart, its sleeps 25 s).
+            from tuneport import _unavailable
+
+            _unavailable.OUTAGE_GAP_S = 5.0
         worker = tp.connect(endpoint, outage_budget_s=budget, heartbeat_interval_s=0.5, heartbeat=not beats)
-        holder = tp.connect(endpoint, heartbeat_interval_s=12 if beats else 0.5)
+        holder = tp.connect(endpoint, heartbeat_interval_s=6 if beats else 0.5)
         study = tp.create_study(study_name="s", storage=worker, lease_ttl_s=60 if beats else 3)
         held_study = tp.load_study(study_name="s", storage=holder)
         trial = study.ask()
@@ -110,16 +116,16 @@ def _probe(mode: str, tmpfs: Path, sock: Path) -> dict[str, Any]:
                 result["error"] = {"type": type(err).__name__, "reason": getattr(err, "reason", None), "message": err.message}
 
         if beats:
-            # Only the holder's heartbeats meet the outage: at 12 s and 24 s after its ask.
+            # Only the holder's heartbeats meet the outage: one, and the next 6 s later.
             out["refused_seen"] = refused.wait(60)
-            time.sleep(13)
+            time.sleep(7)
             os.remove(filler)
             full = [r for r in records if r.levelno >= logging.WARNING and "disk is full" in r.getMessage()]
             out["full_warnings"] = [str(r.args[0]) for r in full if r.args]  # type: ignore[index]
             out["refusals"] = sum(1 for r in records if r.getMessage().startswith("heartbeat refused"))
             # A second outage after a heartbeat was answered (the holder's only request meanwhile),
-            # 14 s after the first one's last refusal: its read is given its own outage budget (3 s).
-            time.sleep(12)  # the heartbeat at 36 s is answered
+            # 7 s after the first one's last refusal: its read is given its own outage budget (3 s).
+            time.sleep(6)  # the next heartbeat (12 s after the first refusal) is answered
             _fill(filler, leave=0)
             refill = tp.connect(endpoint, outage_budget_s=0, heartbeat=False)
             try:
@@ -219,10 +225,11 @@ def test_a_full_disk_longer_than_the_outage_budget_raises_unavailable_with_the_r
 
 
 def test_heartbeats_further_apart_than_the_outage_gap_warn_once_per_outage(tmp_path: Path) -> None:
-    """A worker that only heartbeats through the outage (a long training step; 12 s apart here, 10 s
-    with the defaults: a 30 s lease, the server's 10 s interval): each refusal came more than
-    OUTAGE_GAP_S (10 s) after the last one, so each was taken for a new outage, with a new warning
-    and the outage clock started again."""
+    """A worker that only heartbeats through the outage (a long training step; 10 s apart with the
+    defaults: a 30 s lease, the server's 10 s interval): each refusal came more than OUTAGE_GAP_S
+    (10 s) after the last one, so each was taken for a new outage, with a new warning and the outage
+    clock started again. The probe runs it at half scale, the time it sleeps through halved: 6 s
+    apart against an OUTAGE_GAP_S of 5 s (it was 12 s apart against 10 s, 25 s of sleep)."""
     seen = _run("beats", tmp_path)
     assert seen["refusals"] >= 2, seen
     assert seen["full_warnings"] == ["heartbeat"], seen
@@ -230,7 +237,7 @@ def test_heartbeats_further_apart_than_the_outage_gap_warn_once_per_outage(tmp_p
     # (once heartbeats were taken for one outage up to 2 periods apart, it raised at once: "full for 26s").
     assert [w for w in seen["all_warnings"] if w != "create_study"] == ["heartbeat", "trial"], seen  # not the refilling client's
     full_for = re.search(r"has been full for ([0-9.]+)s", seen["second"])
-    assert full_for is not None and float(full_for.group(1)) < 10, seen  # its own ~2 s, not the first outage's ~25 s
+    assert full_for is not None and float(full_for.group(1)) < 10, seen  # its own ~2 s, not the first outage's ~13 s
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["probe"]:
