@@ -97,14 +97,24 @@ def test_an_exploit_stays_for_the_next_report_when_the_report_that_applied_it_ra
     assert "/nowhere/a/step-0.5.pt" in d.delete_checkpoints, d
 
 
-def test_an_exploit_stays_for_the_next_report_when_a_queued_report_failed(client: tp.Client, name: str) -> None:
+def test_an_exploit_stays_for_the_next_report_when_a_queued_report_failed(
+    server: ServerProcess, client: tp.Client, name: str
+) -> None:
     """The error a queued report got is raised by the next report, which applied the exploit an
     earlier queued report got: the raise dropped that exploit (restore and released checkpoints)."""
     _, a, b = _population(client, name)
     b.report(1.0, 1, {"checkpoint": "/nowhere/b/step-1.pt"})
     a.report(2.0, 0.5, {"checkpoint": "/nowhere/a/step-0.5.pt"})
-    a.report(5.0, 1, {"checkpoint": "/nowhere/a/step-1.pt"}, wait=False)  # decided: exploit b
-    a.report(4.0, 1.5, {"checkpoint": ""}, wait=False)  # refused by the server: an empty path
+    # Both queued before the first answer arrives. Without the pause the exploit could come back
+    # before the second report was queued, which then applied and returned it (as documented): it
+    # failed once at load 8-22 with flush_reports returning None, the exploit returned earlier.
+    assert server.proc is not None
+    os.kill(server.proc.pid, signal.SIGSTOP)
+    try:
+        assert a.report(5.0, 1, {"checkpoint": "/nowhere/a/step-1.pt"}, wait=False) is None  # decided: exploit b
+        assert a.report(4.0, 1.5, {"checkpoint": ""}, wait=False) is None  # refused by the server: an empty path
+    finally:
+        os.kill(server.proc.pid, signal.SIGCONT)
     a._wait_reports()
     with pytest.raises(tp.InvalidArgumentError, match="data.checkpoint"):
         a.report(3.0, 2, {"checkpoint": "/nowhere/a/step-2.pt"}, wait=False)
