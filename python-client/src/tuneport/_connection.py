@@ -91,7 +91,13 @@ class Client:
         """Who still holds sockets of ``_context``: the open client, and once it closes, a request
         under way in another thread and the background thread still in a request. The last to let
         go (``_let_go_context``) terminates it: ``term`` waits for every socket to be closed."""
-        self._context_lock = threading.Lock()
+        self._context_lock = threading.RLock()
+        """Makes each change of ``_context_holders`` whole, so that one holder alone sees the count reach 0.
+        Re-entrant: a signal handler that calls the client while close holds it (``_hold_context``) runs on
+        that thread, and its request, letting go of the channel, can close the sockets that close left to
+        a request under way and call close's callback, ``_let_go_context``, there (a plain lock waited for
+        itself for ever: tests/test_signal_context_lock.py). Each change is one statement inside the lock
+        (no call, so no handler, lands inside it), and the nested one is whole before the outer goes on."""
         try:
             self._channel = FailoverChannel(
                 self._context, self._endpoints, timeout=timeout, retries=retries, curve=curve, outage_budget_s=outage_budget_s
