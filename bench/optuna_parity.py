@@ -56,8 +56,6 @@ KNOWN: dict[str, str] = {
     "study.sampler": "no sampler/pruner attribute: the server runs them (study.strategy, study.scheduler)",
     "multi.direction": "a multi-objective study's direction is the first objective's (Optuna: RuntimeError)",
     "multi.trial_value": "a multi-objective trial's value is None (Optuna: RuntimeError)",
-    "tell.pruned_with_value": "tell(trial, v, state=PRUNED) records v (Optuna refuses a value with PRUNED)",
-    "numpy.tell_pruned_values_0d": "tell(trial, v, state=PRUNED) records v, a 0-d array too (Optuna refuses a value with PRUNED); np.array([v]) is refused in both",
     "tell.inf": "an infinite value fails the trial (Optuna completes it with inf)",
     "report.step_float": "steps are numbers: a float step is taken (multi-fidelity budgets)",
     "report.lower_step": "a report below the last step is refused (Optuna takes steps in any order)",

@@ -83,13 +83,22 @@ def test_optunas_plot_functions_given_a_tuneport_study_say_what_to_use(server: S
                 plot(study)  # type: ignore[arg-type]
 
 
-def test_tell_pruned_takes_a_one_value_list_as_complete_does(client: tp.Client, name: str) -> None:
-    # study.tell(trial, [v]) completes with v, but with state=PRUNED the same list was refused as
-    # "a PRUNED trial takes at most one value" (it is one value).
-    study = client.create_study(name)
-    assert study.tell(study.ask(), [0.5], state=optuna.trial.TrialState.PRUNED).value == 0.5
-    with pytest.raises(ValueError, match=r"at most one number .* not 2 values: \[1\.0, 2\.0\]"):
-        study.tell(study.ask(), [1.0, 2.0], state="PRUNED")
+@pytest.mark.parametrize("state", ["PRUNED", "FAIL"])
+@pytest.mark.parametrize("told", [0.5, [0.5], [1.0, 2.0], []], ids=["number", "list_of_one", "list_of_two", "empty_list"])
+def test_tell_with_a_value_and_pruned_or_fail_is_refused_as_optuna_does(client: tp.Client, name: str, state: str, told: Any) -> None:
+    # Optuna 5.0's _check_state_and_values refuses any value (a list too, an empty one included) with
+    # PRUNED or FAIL, the trial left RUNNING; study.tell(trial, 1.0, state=PRUNED) recorded 1.0.
+    studies: tuple[Any, ...] = (client.create_study(name), optuna.create_study())
+    for study in studies:
+        trial = study.ask()
+        trial.report(0.25, 1)
+        with pytest.raises(ValueError) as caught:
+            study.tell(trial, told, state=getattr(optuna.trial.TrialState, state))
+        words = getattr(caught.value, "message", str(caught.value))  # tuneport's str() has its code first
+        assert words == "Values were told. Values cannot be specified when state is TrialState.PRUNED or TrialState.FAIL.", words
+        assert study.trials[-1].state.name == "RUNNING"
+        done = study.tell(trial, state=getattr(optuna.trial.TrialState, state))  # without the value: told
+        assert done.state.name == state and (done.value == 0.25 if state == "PRUNED" else done.value is None)
 
 
 def test_fixed_trial_has_optunas_constraints_dict() -> None:

@@ -529,7 +529,9 @@ class Study:
         ``TrialFinishedError`` (a ``ValueError``).
         ``skip_if_finished`` (Optuna's): a trial already finished is returned as it is instead of
         raising. As in Optuna, a NaN or infinite value that the study's strategy does not accept fails the trial
-        with a warning instead of raising (``Trial.complete`` raises).
+        with a warning instead of raising (``Trial.complete`` raises). A value with PRUNED or FAIL is
+        refused with Optuna's ``ValueError`` and words, the trial left RUNNING: a PRUNED trial's value is
+        its last finite report (``Trial.prune(v)`` records another on purpose).
         @raises InvalidArgumentError, LeaseLostError, FailedPreconditionError."""
         if values is not None:
             if value is not None:
@@ -598,25 +600,16 @@ class Study:
                 else:
                     log.warning("Trial %d failed, because the value %r is not finite.", t.number, value)
                 t.fail(f"the value {value!r} is not finite", user_attrs=user_attrs)
+        elif final in ("PRUNED", "FAIL") and value is not None:
+            # Optuna's check and words (``_check_state_and_values``): the trial stays RUNNING. A PRUNED
+            # value was recorded here (Optuna refuses it); ``Trial.prune(v)`` records one on purpose.
+            raise InvalidArgumentError(
+                "Values were told. Values cannot be specified when state is TrialState.PRUNED or TrialState.FAIL.",
+                {"study": self.name, "trial": t.number, "state": str(final)},
+            )
         elif final == "PRUNED":
-            if isinstance(value, (list, tuple)):
-                told = list(value)  # ``values=[v]``, as a COMPLETE tell takes it, is the number v
-                if len(told) != 1:
-                    raise InvalidArgumentError(
-                        f"a PRUNED trial records at most one number (the value it was pruned at), not {len(told)} values: {told!r}"
-                    )
-                value = told[0]
-            uncast = None if value is None else _uncastable(value)
-            if uncast is not None:  # e.g. np.array([v]): one value, not a number (``_told_items``)
-                raise InvalidArgumentError(
-                    f"{uncast}: a PRUNED trial records at most one number, the value it was pruned at (Optuna refuses any "
-                    "value with PRUNED: 'Values cannot be specified when state is TrialState.PRUNED'); the trial is still RUNNING",
-                    {"study": self.name, "trial": t.number},
-                )
-            t.prune(cast(Any, value), user_attrs=user_attrs)  # one number or None, checked above
+            t.prune(user_attrs=user_attrs)  # the value is the last finite report's (the server's, as Optuna's)
         elif final == "FAIL":
-            if value is not None:  # Optuna's check: a value would be dropped without a word
-                raise InvalidArgumentError("Values were told. Values cannot be specified when state is TrialState.FAIL.")
             t.fail(reason, user_attrs=user_attrs)
         else:
             raise InvalidArgumentError(f"state must be COMPLETE, FAIL or PRUNED (got {str(final)!r})")
