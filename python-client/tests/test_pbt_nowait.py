@@ -123,6 +123,28 @@ def test_an_exploit_stays_for_the_next_report_when_a_queued_report_failed(
     assert "/nowhere/a/step-0.5.pt" in d.delete_checkpoints, d
 
 
+def test_a_load_said_by_a_queued_report_the_server_refused_goes_with_the_next_report(client: tp.Client, name: str) -> None:
+    """The order the test above holds off: the exploit is answered before the next report is queued,
+    which returns it (loaded after that report) and says so (``pbt_loaded``); the server refused that
+    report, and the marker, spent when it was queued, was lost with it. The server counted the
+    exploit from the step that decided it (1, not 1.5), and the next report (step 2, one interval
+    later) got a second exploit at once."""
+    study, a, b = _population(client, name)
+    b.report(1.0, 1, {"checkpoint": "/nowhere/b/step-1.pt"})
+    a.report(2.0, 0.5, {"checkpoint": "/nowhere/a/step-0.5.pt"})
+    a.report(5.0, 1, {"checkpoint": "/nowhere/a/step-1.pt"}, wait=False)  # decided: exploit b
+    a._wait_reports()  # answered before the next report is queued (a fast server)
+    d = a.report(4.0, 1.5, {"checkpoint": ""}, wait=False)  # refused by the server: an empty path
+    assert d is not None and d.restore is not None and d.restore.trial == b.number, d  # loaded after step 1.5
+    a._wait_reports()
+    with pytest.raises(tp.InvalidArgumentError, match="data.checkpoint"):
+        a.report(3.0, 2, {"checkpoint": "/nowhere/a/step-2.pt"}, wait=False)
+    a.report(3.0, 2, {"checkpoint": "/nowhere/a/step-2.pt"}, wait=False)
+    d = a.flush_reports()
+    assert d is None or d.restore is None, d  # no second exploit: the interval runs from 1.5
+    assert _exploit_steps(study, a.number) == [(1.5, b.number, 1.0)]
+
+
 def _exploit_steps(study: tp.Study, number: int) -> list[tuple[float, int, float]]:
     lin = study.trial(number).system_attrs["pbt_lineage"]
     return [(e["step"], e["donor"], e["donor_step"]) for e in lin[1:] if e["donor"] is not None]

@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._errors import ClientClosedError, LeaseLostError, TimeoutError, TuneportError, UnavailableError
@@ -391,7 +391,7 @@ class _Background:
         if job.abandoned:
             return
         if job.seq <= self._dropped_through and self._drop_error is not None:
-            job.trial._deliver_error(self._drop_error, quiet=True, step=job.message.get("step"))
+            job.trial._deliver_error(self._drop_error, quiet=True, step=job.message.get("step"), loaded=_loaded_of(job.message))
             return
         try:
             if job.trial.lease_lost:
@@ -403,7 +403,7 @@ class _Background:
             if isinstance(err, ClientClosedError) and self._cut_at is not None:
                 raise _CutAtClose from err
             if not job.abandoned:
-                job.trial._deliver_error(err, step=job.message.get("step"))
+                job.trial._deliver_error(err, step=job.message.get("step"), loaded=_loaded_of(job.message))
             full = isinstance(err, UnavailableError) and err.reason == "storage_full"
             if isinstance(err, TimeoutError) or full:
                 # The server stayed away (or its disk full) for the whole outage budget: the reports
@@ -421,7 +421,7 @@ class _Background:
         except Exception as err:  # noqa: BLE001 - not an answer (a bug, a ZeroMQ error): the trial's, not the thread's
             # Escaping, it ended this thread: heartbeats and every later report stopped without a word.
             if not job.abandoned:
-                job.trial._deliver_error(err)
+                job.trial._deliver_error(err, loaded=_loaded_of(job.message))
             return
         if not job.abandoned:
             job.trial._deliver(result, step=job.message.get("step"))
@@ -471,6 +471,12 @@ class _Background:
             else:
                 # NOT_FOUND / FAILED_PRECONDITION: finished or deleted elsewhere; stop renewing it.
                 self._client._forget(trial)
+
+
+def _loaded_of(message: Mapping[str, Any]) -> Any:
+    """The ``pbt_loaded`` marker a queued report carried (``Trial._with_loaded``), or None."""
+    data = message.get("data")
+    return data.get("pbt_loaded") if isinstance(data, Mapping) else None
 
 
 __all__ = ["MAX_PENDING_REPORTS", "REPORT_LINGER_S", "REPORT_POLL_S", "STOP_GRACE_S"]

@@ -311,6 +311,10 @@ class Trial(_OptunaV2Suggest):
         checkpoint until a later report). ``_loaded_after`` is spent only by a report that was taken
         (``_loaded_sent``): one refused or never sent leaves it for the next."""
         loaded = self._loaded_after
+        if loaded is not None and loaded[1] > step:
+            # Armed again from a report refused at a step the server does not hold (``_deliver_error``),
+            # and this step is below it: the server takes a load after this report's step at most.
+            loaded = (loaded[0], step)
         if restore is not None:
             loaded = (restore.checkpoint, step)
         if loaded is None:
@@ -341,9 +345,14 @@ class Trial(_OptunaV2Suggest):
         with self._lock:
             self._delivered.append(decision)
 
-    def _deliver_error(self, err: Exception, *, quiet: bool = False, step: float | None = None) -> None:
+    def _deliver_error(self, err: Exception, *, quiet: bool = False, step: float | None = None, loaded: Any = None) -> None:
         """Background thread: the non-blocking report of ``step`` failed; the next ``report`` raises ``err``.
         ``quiet``: the background thread already warned (a report dropped behind an outage).
+        ``loaded``: the ``pbt_loaded`` marker that report carried, armed again for the next report
+        (``_loaded_after``) unless one is armed already: spent when it was queued, it was lost with a
+        refusal (or an outage), and the server counted the exploit from the step that decided it, not
+        from where the loop loaded it (the next interval one report early: a second exploit at once).
+        One the server took already (an outage's report may have been stored) it ignores the second time.
         An error that ends the trial for this worker (lost lease, finished or deleted elsewhere)
         is warned once per trial, not once per report queued behind it; a lost lease not at all
         when a heartbeat already warned of it."""
@@ -375,6 +384,8 @@ class Trial(_OptunaV2Suggest):
         with self._lock:
             if self._deferred_error is None:
                 self._deferred_error = err
+            if isinstance(loaded, Mapping) and self._loaded_after is None:
+                self._loaded_after = (str(loaded["checkpoint"]), float(loaded["after_step"]))
 
     def _note_full(self, err: Exception) -> bool:
         """Notes ``err`` when it is the server's per-trial limit on intermediate values; True then."""
