@@ -28,6 +28,18 @@ export const leaseToken = z.string().min(1).max(200);
 export const attrs = z.record(z.string(), z.unknown());
 export const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 export const trialStateSchema = z.enum(TRIAL_STATES);
+/**
+ * A trial state named by a caller, in any case (`complete` is COMPLETE, as the CLI's --state takes it):
+ * the advertised JSON Schema still lists the canonical upper-case names, and a wrong name is refused
+ * with a message that lists them.
+ */
+export function anyCaseState<const S extends readonly [string, ...string[]]>(names: S) {
+  return z.preprocess((v) => (typeof v === "string" ? v.toUpperCase() : v), z.enum(names));
+}
+/** A state filter entry: any of TRIAL_STATES in any case. */
+export const trialStateFilter = anyCaseState(TRIAL_STATES);
+/** The state of a finished trial, in any case. */
+export const finishedStateSchema = anyCaseState(["COMPLETE", "FAIL", "PRUNED"] as const);
 export const directionSchema = z.enum(["minimize", "maximize"]);
 const infinity = z.custom<number>((v) => v === Infinity || v === -Infinity, "expected a number");
 /** A number that may be NaN or ±infinity on the wire, so the service refuses it with a precise message. */
@@ -128,7 +140,7 @@ export const addTrialArgs = z
     study: studyName,
     params: z.record(paramNameSchema, scalar).describe("a value for every declared parameter (others need a distribution in distributions)"),
     distributions: z.record(paramNameSchema, z.unknown()).optional().describe("distributions of parameters the study has not declared or seen"),
-    state: z.enum(["COMPLETE", "FAIL", "PRUNED"]).optional().describe("default COMPLETE"),
+    state: finishedStateSchema.optional().describe("default COMPLETE"),
     value: z.number().nullable().optional(),
     values: z.array(z.number()).min(1).max(MAX_OBJECTIVES).optional().describe("one value per objective (multi-objective studies)"),
     constraints: z.array(numberOrNaN).max(MAX_CONSTRAINTS).optional().describe("constraint values, c <= 0 satisfied (COMPLETE only)"),
@@ -188,7 +200,7 @@ export const tellArgs = z
     study: studyName,
     trial: trialNumber,
     token: leaseToken,
-    state: z.enum(["COMPLETE", "FAIL", "PRUNED"]),
+    state: finishedStateSchema,
     // Non-finite only where the strategy completes diverged runs (PBT); the service decides.
     value: anyNumber.nullable().optional(),
     values: z
@@ -225,7 +237,7 @@ export const enqueueArgs = z
 export const trialsArgs = z
   .object({
     study: studyName,
-    states: z.array(trialStateSchema).optional(),
+    states: z.array(trialStateFilter).optional(),
     order_by: z.enum(["number", "value"]).optional(),
     descending: z.boolean().optional(),
     feasible: z.boolean().optional().describe("only COMPLETE trials that satisfy every constraint (true; one without constraints does) or violate one (false)"),
@@ -287,7 +299,7 @@ const paramRange = z.object({ min: z.number().optional(), max: z.number().option
 export const queryTrialsArgs = z
   .object({
     study: studyName,
-    states: z.array(trialStateSchema).optional(),
+    states: z.array(trialStateFilter).optional(),
     ranges: z.record(z.string(), paramRange).optional().describe("numeric parameters within [min, max] (bounds inclusive, either optional)"),
     choices: z.record(z.string(), z.array(scalar).max(1000)).optional().describe("categorical parameters among these values"),
     sort: z

@@ -6,7 +6,7 @@
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import { invalidArgument } from "../../../domain/errors.js";
-import { TRIAL_STATES } from "../../../domain/trial.js";
+import { trialStateFilter } from "../../../service/ops/schemas.js";
 import type { OpArgs } from "../../../service/ops/ops.js";
 import type { TrialField } from "../../../service/paging.js";
 import { PARAMS_CHARS, paramsWithin } from "../../../service/summary.js";
@@ -36,7 +36,8 @@ export const listingOutput = z.looseObject({
   trials: z.array(z.looseObject({ number: z.number().int() })),
 });
 
-export const stateFilter = z.array(z.enum(TRIAL_STATES)).optional();
+/** Trial states to list, in any case (`complete` is COMPLETE). */
+export const stateFilter = z.array(trialStateFilter).optional();
 
 /** Names of a trial's result that `value` brings. */
 const RESULT_FIELDS = new Set(["values", "constraints", "feasible"]);

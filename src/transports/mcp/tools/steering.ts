@@ -4,6 +4,7 @@
  * plug-ins, space, budget or notes, and export it. Each is one op of the table.
  */
 import { z } from "zod";
+import { finishedStateSchema } from "../../../service/ops/schemas.js";
 import { fmt, fmtParams } from "../../../service/summary.js";
 import { plural } from "../../../domain/format.js";
 import { exportCursor, exportCursorLine } from "../../../service/paging.js";
@@ -72,7 +73,7 @@ export const steeringTools: McpTool[] = [
       value: z.number().optional(),
       values: z.array(z.number()).optional(),
       constraints: z.array(z.number()).optional(),
-      state: z.enum(["COMPLETE", "FAIL", "PRUNED"]).default("COMPLETE"),
+      state: finishedStateSchema.default("COMPLETE"),
       rationale: z.string().max(4000).optional(),
       // A parameter the study neither declares nor has seen needs its distribution, as a space entry.
       distributions: z.record(z.string(), z.looseObject({})).optional().describe("{name: space entry} for params outside the study's space"),

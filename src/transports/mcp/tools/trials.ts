@@ -6,7 +6,7 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import { type ErrorCode, TuneportError, invalidArgument } from "../../../domain/errors.js";
 import { fmt, fmtHypervolume, fmtParams } from "../../../service/summary.js";
-import type { EnqueueResult } from "../../../service/ops/schemas.js";
+import { type EnqueueResult, finishedStateSchema } from "../../../service/ops/schemas.js";
 import { plural } from "../../../domain/format.js";
 import type { Scalar } from "../../../domain/distributions.js";
 import { reportStepNumber } from "../../../domain/trial.js";
@@ -221,7 +221,7 @@ export const trialTools: McpTool[] = [
       study: studyArg,
       trial: trialArg,
       token: tokenArg,
-      state: z.enum(["COMPLETE", "FAIL", "PRUNED"]).default("COMPLETE"),
+      state: finishedStateSchema.default("COMPLETE"),
       value: z.number().optional(),
       values: z.array(z.number()).optional(),
       constraints: z.array(z.number()).optional().describe("c <= 0 is satisfied."),
