@@ -59,6 +59,12 @@ export interface ListingRequest {
   order_by: "number" | "value";
   descending?: boolean;
   limit: number;
+  /**
+   * `limit` is how many the caller wants (best_trials' k), not a page size: once that many are
+   * shown no cursor is offered (the trials after them were not asked for); a page the budget cut
+   * still goes on with one.
+   */
+  wantsOnlyLimit?: boolean;
   cursor?: string;
   fields?: readonly string[];
   params?: string[];
@@ -128,8 +134,9 @@ export async function trialListing(backend: McpBackend, r: ListingRequest, budge
   const paramChars = r.params !== undefined ? Infinity : PARAMS_CHARS;
   const leftOut = page.trials.some((t) => t.params !== undefined && paramsWithin(t.params).left_out > 0);
   // The trials after this page (and before the cursor) are not counted; `total` is the whole listing.
-  const build = (k: number, cursor: string | null): CallToolResult => {
+  const build = (k: number, next: string | null): CallToolResult => {
     const shown = page.trials.slice(0, k);
+    const cursor = r.wantsOnlyLimit && shown.length >= r.limit ? null : next;
     const rest = k < page.trials.length || cursor !== null;
     const lines = [r.head(shown.length, page.total), ...shown.map((t) => trialLine(t, paramChars))];
     if (rest) lines.push(`More trials follow: call ${r.more} with cursor "${cursor ?? "…"}".`);

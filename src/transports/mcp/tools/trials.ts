@@ -303,6 +303,7 @@ export const trialTools: McpTool[] = [
           feasible: true,
           order_by: "value",
           limit: a.k,
+          wantsOnlyLimit: true,
           cursor: a.cursor,
           fields: a.fields,
           params: a.params,

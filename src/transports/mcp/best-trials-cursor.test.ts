@@ -1,0 +1,57 @@
+/**
+ * best_trials' `k` is how many best trials the agent wants, not a page size: once the k are shown
+ * no cursor is offered (it offered "More trials follow" for the (k+1)-th best onward, which the
+ * agent had not asked for); a page the character budget cut short still goes on with a cursor to
+ * the rest of the k. Driven through the SDK's real Client over the in-memory transport.
+ */
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { type MemoryMcp, memoryMcp } from "../../testing/mcp-memory.js";
+import { textOf } from "../../testing/mcp-session.js";
+
+let rig: MemoryMcp;
+let client: Client;
+beforeEach(async () => {
+  rig = await memoryMcp();
+  ({ client } = rig);
+});
+afterEach(() => rig.close());
+
+const call = async (name: string, args: Record<string, unknown>) => (await client.callTool({ name, arguments: args })) as CallToolResult;
+type Listing = { total: number; shown: number; next_cursor: string | null; trials: { number: number }[] };
+
+/** A study "s" of `n` COMPLETE trials over `dims` float parameters, trial i with value i. */
+async function study(n: number, dims: number): Promise<void> {
+  const space = Object.fromEntries(Array.from({ length: dims }, (_, d) => [`parameter_${d}`, { type: "float", low: 0, high: 1 }]));
+  expect((await call("create_study", { name: "s", space })).isError).toBeFalsy();
+  for (let i = 0; i < n; i++) {
+    const params = Object.fromEntries(Object.keys(space).map((p) => [p, 0.123456789 + i / 1000]));
+    expect((await call("add_trial", { study: "s", params, value: i })).isError).toBeFalsy();
+  }
+}
+
+describe("best_trials", () => {
+  it("offers no cursor when it shows all k asked for, though more trials exist", async () => {
+    await study(12, 1);
+    const r = await call("best_trials", { study: "s", k: 3 });
+    const page = r.structuredContent as Listing;
+    expect(page.trials.map((t) => t.number)).toEqual([0, 1, 2]);
+    expect(page.total).toBe(12);
+    expect(page.next_cursor).toBeNull();
+    expect(textOf(r)).not.toContain("More trials follow");
+    // k past the number of trials: all of them, no cursor either.
+    expect((await call("best_trials", { study: "s", k: 50 })).structuredContent).toMatchObject({ shown: 12, next_cursor: null });
+  });
+
+  it("still goes on with a cursor when the budget cut the k short", async () => {
+    await study(40, 8);
+    const r = await call("best_trials", { study: "s", k: 40, max_chars: 3000 });
+    expect(r.isError, textOf(r)).toBeFalsy();
+    const first = r.structuredContent as Listing;
+    expect(first.shown).toBeLessThan(40);
+    expect(first.next_cursor).not.toBeNull();
+    const next = (await call("best_trials", { study: "s", k: 40, max_chars: 3000, cursor: first.next_cursor })).structuredContent as Listing;
+    expect(next.trials[0]?.number).toBe(first.shown);
+  });
+});
