@@ -11,6 +11,8 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { clip, fitPage, fitPrefix } from "../budget.js";
 import { projectionArgs } from "./pages.js";
 import { type McpTool, defineTool, text } from "./tool.js";
+import { type PluginBrief, pluginBrief, pluginLine } from "../plugin-brief.js";
+import type { StudyView } from "../../../service/views.js";
 
 export const studyArg = studyRefSchema;
 /** A strategy or scheduler: a name, or {name, options} (the service checks both). */
@@ -162,20 +164,29 @@ export const studyTools: McpTool[] = [
   defineTool({
     name: "describe_study",
     meta: { title: "Describe a study", description: "Config, space, counts, best trial.", readOnly: true, sized: true },
-    input: z.object({ study: studyArg }),
+    input: z.object({
+      study: studyArg,
+      // Named in the text's hint; no description, to keep tools/list within its size.
+      full_options: z.boolean().default(false),
+    }),
     output: z.looseObject({ study: z.looseObject({ name: z.string(), space: z.looseObject({}) }) }),
     ops: ["get_study", "catalogue"],
     async run(a, { backend, budget }) {
       const [{ study: s }, { plugins }] = await Promise.all([backend.call("get_study", { study: a.study }), backend.call("catalogue", {})]);
       const missing = missingPlugins(s, plugins);
       const space = spaceText(s).split("\n");
+      const strategy = pluginBrief(s.strategy, "strategy", plugins);
+      const scheduler = s.scheduler && pluginBrief(s.scheduler, "scheduler", plugins);
+      const plug = (p: StudyView["strategy"], b: PluginBrief) => (a.full_options ? `${p.name} ${JSON.stringify(p.options)}` : pluginLine(p, b));
+      // The structured content holds the same: the options set, and how many were left out.
+      const brief = (p: StudyView["strategy"], b: PluginBrief) => (a.full_options || b.atDefault === 0 ? p : { name: p.name, options: b.set, options_at_default: b.atDefault });
       // A wide space (hundreds of parameters) is listed as far as the budget allows, in the text
       // and the structured content alike (define-by-run parameters after the declared ones).
       const build = (k: number) => {
         const lines = [
           studyLine(s),
-          `strategy: ${s.strategy.name} ${JSON.stringify(s.strategy.options)}${missingNote(missing, "strategy")}`,
-          `scheduler: ${s.scheduler ? `${s.scheduler.name} ${JSON.stringify(s.scheduler.options)}${missingNote(missing, "scheduler")}` : "none"}`,
+          `strategy: ${plug(s.strategy, strategy)}${missingNote(missing, "strategy")}`,
+          `scheduler: ${s.scheduler && scheduler ? `${plug(s.scheduler, scheduler)}${missingNote(missing, "scheduler")}` : "none"}`,
           `seed: ${s.seed}; lease ttl ${s.lease_ttl_s}s; retries ${s.retry.max_retries}${s.max_trials !== null ? `; max_trials ${s.max_trials} (study_summary says how many are used)` : ""}${s.max_resource !== null ? `; max_resource ${s.max_resource}` : ""}`,
           `search space${k < space.length ? ` (${k} of ${plural(space.length, "parameter")} listed to fit this call's budget; call again with a larger max_chars for them all)` : ""}:`,
           ...space.slice(0, k),
@@ -183,7 +194,9 @@ export const studyTools: McpTool[] = [
         if (s.best_trial) lines.push(`best: ${trialLine(s.best_trial)}`);
         if (s.notes) lines.push(`notes: ${clip(s.notes, 500, `structuredContent.study.notes`)}`);
         if (Object.keys(s.user_attrs).length > 0) lines.push(`user_attrs: ${JSON.stringify(boundedStudy(s).user_attrs)}`);
-        return text(lines.join("\n"), { ...studyWithSpacePrefix(s, k), ...(missing.length > 0 ? { missing_plugins: missing } : {}) });
+        const shaped = studyWithSpacePrefix(s, k);
+        shaped.study = { ...shaped.study, strategy: brief(s.strategy, strategy), scheduler: s.scheduler && scheduler ? brief(s.scheduler, scheduler) : null };
+        return text(lines.join("\n"), { ...shaped, ...(missing.length > 0 ? { missing_plugins: missing } : {}) });
       };
       return fitPrefix(space.length, build, budget).result;
     },
