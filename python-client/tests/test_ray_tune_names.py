@@ -52,6 +52,20 @@ def test_median_stopping_rule_names(client: tp.Client, name: str) -> None:
     assert "min_samples_required: Ray Tune's name; here n_min_trials" in msg
 
 
+@pytest.mark.parametrize("scheduler", ["asha", "hyperband", "bohb"])
+def test_stop_last_trials_says_where_it_went(client: tp.Client, name: str, scheduler: str) -> None:
+    """Ray's ASHAScheduler, HyperBandScheduler and HyperBandForBOHB all take stop_last_trials."""
+    msg = refusal(client, name, scheduler, {"stop_last_trials": False})
+    assert "stop_last_trials: Ray Tune's name (stop a trial at max_t); here a trial trains to its budget" in msg
+
+
+def test_median_pausing_names_say_there_is_no_pausing(client: tp.Client, name: str) -> None:
+    """MedianStoppingRule's hard_stop=False pauses instead of stopping, for min_time_slice at least."""
+    msg = refusal(client, name, "median", {"hard_stop": False, "min_time_slice": 60})
+    assert "hard_stop: Ray Tune's name; here a pruned trial always stops" in msg
+    assert "min_time_slice: Ray Tune's name (how long a paused trial runs before it yields); no counterpart" in msg
+
+
 def test_the_translated_options_run(client: tp.Client, name: str) -> None:
     """What the hints name is accepted: Ray's ASHAScheduler(max_t=9, grace_period=1)."""
     study = client.create_study(name, space=SPACE, max_resource=9, scheduler={"name": "asha", "options": {"min_resource": 1}})

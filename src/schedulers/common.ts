@@ -224,6 +224,7 @@ export const RAY_HALVING_NAMES: Readonly<Record<string, string>> = {
   max_t: "Ray Tune's name; here max_resource (or the study's budget: create_study max_resource=...)",
   grace_period: "Ray Tune's name; here min_resource",
   brackets: "Ray Tune's name; asha runs one bracket (min_early_stopping_rate picks which), scheduler 'hyperband' several",
+  stop_last_trials: "Ray Tune's name (stop a trial at max_t); here a trial trains to its budget (trial.budget: max_resource) and completes",
 };
 
 /** Ray Tune's names for the options of its MedianStoppingRule (`foreignOptionNames`). */
@@ -231,4 +232,6 @@ export const RAY_MEDIAN_NAMES: Readonly<Record<string, string>> = {
   ...RAY_METRIC_NAMES,
   grace_period: "Ray Tune's name; here n_warmup_steps (in your steps)",
   min_samples_required: "Ray Tune's name; here n_min_trials",
+  hard_stop: "Ray Tune's name; here a pruned trial always stops (no trial is paused)",
+  min_time_slice: "Ray Tune's name (how long a paused trial runs before it yields); no counterpart: no trial is paused",
 };
