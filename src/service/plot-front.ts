@@ -116,21 +116,25 @@ function matrixSpec(study: StudyView, done: readonly TrialView[], front: Readonl
   });
   const present = KINDS.filter((kd) => rows.some((r) => r.kind === kd));
   const cell = Math.floor(Math.min(WIDTH, 900) / k);
+  // One cell per pair, each axis with its objective's own scale: a `repeat` shares one scale
+  // definition across its cells, and Vega's ticks threw on an objective whose values spanned only
+  // subnormal doubles (told 5e-324 .. 2e-323), so a study with 3+ such objectives failed to plot.
+  const scales = names.map((name) => objectiveScale(rows.map((r) => r[name] as number)));
+  const cellSpec = (row: number, column: number) => ({
+    width: cell,
+    height: cell,
+    mark: { type: "point", filled: true, size: 30, opacity: 0.8 },
+    encoding: {
+      x: { field: names[column], type: "quantitative", scale: scales[column] },
+      y: { field: names[row], type: "quantitative", scale: scales[row] },
+      color: { field: "kind", type: "nominal", title: "trial", scale: { domain: present, range: present.map((kd) => COLOURS[kd]) } },
+      tooltip: [{ field: "trial" }, ...names.map((field) => ({ field })), { field: "kind" }],
+    },
+  });
   const spec = {
     ...baseSpec(`Pareto front of ${study.name}`),
     data: { values: rows },
-    repeat: { row: names, column: names },
-    spec: {
-      width: cell,
-      height: cell,
-      mark: { type: "point", filled: true, size: 30, opacity: 0.8 },
-      encoding: {
-        x: { field: { repeat: "column" }, type: "quantitative", scale: { zero: false, nice: true } },
-        y: { field: { repeat: "row" }, type: "quantitative", scale: { zero: false, nice: true } },
-        color: { field: "kind", type: "nominal", title: "trial", scale: { domain: present, range: present.map((kd) => COLOURS[kd]) } },
-        tooltip: [{ field: "trial" }, ...names.map((field) => ({ field })), { field: "kind" }],
-      },
-    },
+    vconcat: names.map((_, row) => ({ hconcat: names.map((_, column) => cellSpec(row, column)) })),
   };
   const nFront = rows.filter((r) => r.kind === "Pareto front").length;
   const nInfeasible = rows.filter((r) => r.kind === "infeasible").length;

@@ -186,7 +186,8 @@ describe("renderPlot", { timeout: 240_000 }, () => {
     const three = plotSpec("pareto_front", moStudy(3).study, moStudy(3).trials);
     expect(three.caption).toMatch(/scatter matrix of every pair of its 3 objectives/);
     const names = ["objective 0 (minimize)", "objective 1 (maximize)", "objective 2 (minimize)"];
-    expect(three.spec.repeat).toEqual({ row: names, column: names });
+    const cells = (three.spec.vconcat as { hconcat: { encoding: { x: { field: string }; y: { field: string } } }[] }[]).map((r) => r.hconcat.map((c) => [c.encoding.y.field, c.encoding.x.field]));
+    expect(cells).toEqual(names.map((row) => names.map((column) => [row, column])));
     const rows3 = dataOf(three.spec);
     const feasible3 = moStudy(3).trials.filter((t) => t.feasible);
     expect(rows3.filter((r) => r.kind === "Pareto front").map((r) => r.trial)).toEqual(feasible3.map((t) => t.number));
@@ -194,7 +195,7 @@ describe("renderPlot", { timeout: 240_000 }, () => {
     expect(rows3.find((r) => r.trial === 5)?.["objective 2 (minimize)"]).toBe((moStudy(3).trials[5] as TrialView).values?.[2]);
     const five = plotSpec("pareto_front", moStudy(5).study, moStudy(5).trials);
     expect(five.caption).toMatch(/objectives 0 to 3 \(of 5\)/);
-    expect((five.spec.repeat as { row: string[] }).row).toHaveLength(4);
+    expect(five.spec.vconcat as unknown[]).toHaveLength(4);
     const plot = await renderPlot("pareto_front", moStudy(3).study, moStudy(3).trials);
     await keep("pareto_front_3", plot.png);
     expect(inkShare(decodePng(plot.png))).toBeGreaterThan(0.01);
