@@ -33,7 +33,17 @@ export class Sessions {
   /** Connections without a hello that have requests in flight. */
   private readonly pending = new Map<string, Session>();
 
-  constructor(private readonly max = MAX_SESSIONS) {}
+  /**
+   * @param busy whether `client` has requests in flight now: a named connection pushed out of the
+   * bound while busy is kept (as `pending`) until it idles, so a `hello` of its that was queued then
+   * still names it. Before, such a hello found its session neither named nor pending, recorded the
+   * name on a session no later request took, and the connection stayed anonymous
+   * (zmq-server.sessions.test.ts).
+   */
+  constructor(
+    private readonly max = MAX_SESSIONS,
+    private readonly busy: (client: string) => boolean = () => false,
+  ) {}
 
   /** The session of `client`'s connection (a new one for a connection not seen yet), taken by a request that arrived. */
   of(client: string): Session {
@@ -67,7 +77,11 @@ export class Sessions {
     else return;
     this.named.set(client, session);
     // Bounded: the connection whose last request is oldest goes (its requests still hold it; later ones are anonymous).
-    if (this.named.size > this.max) this.named.delete(this.named.keys().next().value as string);
+    if (this.named.size > this.max) {
+      const [oldest, evicted] = this.named.entries().next().value as [string, Session];
+      this.named.delete(oldest);
+      if (this.busy(oldest)) this.pending.set(oldest, evicted);
+    }
   }
 
   /** Who holds the trials `session`'s connection asks for. */

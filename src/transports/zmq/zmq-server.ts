@@ -158,7 +158,7 @@ export class ZmqServer {
     this.log = opts.logger.child({ component: "zmq" });
     this.maxBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.maxPerClient = opts.maxInflightPerClient ?? DEFAULT_MAX_INFLIGHT_PER_CLIENT;
-    this.sessions = new Sessions(opts.maxSessions);
+    this.sessions = new Sessions(opts.maxSessions, (client) => this.perClient.has(client));
     this.maxReplyBytes = opts.maxReplyBytes ?? DEFAULT_MAX_REPLY_BYTES;
     this.smallReplyLimit = this.maxReplyBytes + (opts.smallReplyHeadroomBytes ?? Math.floor(this.maxReplyBytes / 4));
     let context: Context | undefined;
