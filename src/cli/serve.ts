@@ -9,6 +9,7 @@ import { constants as osConstants } from "node:os";
 import type { Durability } from "../storage/sqlite/sqlite-storage.js";
 import { isPostgresUrl, redactStorageLocation } from "../storage/postgres/url.js";
 import type { McpHttpServer } from "../transports/mcp/http.js";
+import { MAX_CLIENT_CALLS_LIMIT } from "../transports/mcp/client-calls.js";
 import type { DashboardServer } from "../transports/http/dashboard.js";
 import { TOKEN_CHARS, TOKEN_HINT, dashboardOptions, trustedProxyOption } from "./dashboard.js";
 import { VERSION } from "../version.js";
@@ -188,7 +189,7 @@ ${pluginsHelp(26)}
     const plugins = v.plugins === undefined ? undefined : await loadPluginModule(v.plugins as string);
     const limits = zmqLimits(v);
     const mcpPort = intOption("mcp-http", v["mcp-http"], 0, 65535);
-    const mcpMaxClientCalls = intOption("mcp-max-client-calls", v["mcp-max-client-calls"], 1, 100_000);
+    const mcpMaxClientCalls = intOption("mcp-max-client-calls", v["mcp-max-client-calls"], 1, MAX_CLIENT_CALLS_LIMIT);
     const mcpHost = v["mcp-host"] as string;
     // An empty variable is unset (as for the dashboard's token): `export TUNEPORT_MCP_TOKEN=` stopped
     // every serve, with or without --mcp-http.

@@ -133,3 +133,17 @@ describe("MCP over HTTP: one client's calls in flight over all its sessions", ()
     expect(JSON.stringify(await after)).not.toContain("max_client_calls");
   }, 120_000);
 });
+
+describe("McpHttpServer's maxClientCalls", () => {
+  it("refuses a bound the CLI's --mcp-max-client-calls refuses (0 or below refused every call; NaN and Infinity bounded nothing)", async () => {
+    for (const bad of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 100_001])
+      expect(() => new McpHttpServer({ backend: heldBackend(), logger: silentLogger(), version: "test", token: TOKEN, port: 0, maxClientCalls: bad }), String(bad)).toThrow(
+        new RangeError(`maxClientCalls must be an integer from 1 to 100000, not ${String(bad)}`),
+      );
+    for (const good of [1, 100_000]) {
+      const ok = new McpHttpServer({ backend: heldBackend(), logger: silentLogger(), version: "test", token: TOKEN, port: 0, maxClientCalls: good });
+      await ok.start();
+      await ok.close();
+    }
+  });
+});

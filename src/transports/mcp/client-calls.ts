@@ -20,11 +20,22 @@ export interface CallShare {
   release(): void;
 }
 
+/** The largest `limit` taken (as `--mcp-max-client-calls` takes): past it the bound bounds nothing a door could hold. */
+export const MAX_CLIENT_CALLS_LIMIT = 100_000;
+
 /** The shares of a door's clients. */
 export class ClientCalls {
   private readonly inFlight = new Map<string, number>();
 
-  constructor(readonly limit = DEFAULT_MAX_CLIENT_CALLS) {}
+  /**
+   * @throws RangeError for a `limit` that is not an integer from 1 to MAX_CLIENT_CALLS_LIMIT, as the
+   * CLI's flag refuses it: before, a library user's 0 or a negative refused every call, and NaN or
+   * Infinity bounded nothing (`n >= NaN` is false), without a word.
+   */
+  constructor(readonly limit = DEFAULT_MAX_CLIENT_CALLS) {
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_CLIENT_CALLS_LIMIT)
+      throw new RangeError(`maxClientCalls must be an integer from 1 to ${MAX_CLIENT_CALLS_LIMIT}, not ${String(limit)}`);
+  }
 
   /** Calls in flight of `client`, for tests. */
   of(client: string): number {

@@ -141,7 +141,7 @@ export class McpHttpServer {
   /** Sessions ended since start to let another client in (`evictFromHoarder`). */
   evictedFromHoarder = 0;
 
-  /** @throws Error when the token is shorter than 16 characters. */
+  /** @throws Error when the token is shorter than 16 characters; RangeError for a `maxClientCalls` not an integer from 1 to MAX_CLIENT_CALLS_LIMIT. */
   constructor(private readonly opts: McpHttpOptions) {
     this.log = opts.logger.child({ component: "mcp-http" });
     this.maxUnsentBytes = opts.maxUnsentBytes ?? MAX_UNSENT_BYTES;
