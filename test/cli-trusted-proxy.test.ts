@@ -91,4 +91,24 @@ describe("--trusted-proxy", () => {
     }
     expect(await exited).toBe(0);
   }, 120_000);
+
+  it("warns at start, on each door, of a network that holds every IPv4 or IPv6 peer (it was taken without a word); a narrower one is not warned of", async () => {
+    const db = join(dir, "everyone.db");
+    const server = await startServer(db, ["--dashboard", "0", "--mcp-http", "0", "--mcp-token", TOKEN, "--trusted-proxy", "0.0.0.0/0,10.0.0.0/8", "--trusted-proxy", "::/0", "--log-format", "json"]);
+    await logLine(server.proc, server.lines, "tuneport ready");
+    const warned = server.lines
+      .map((l) => (l.startsWith("{") ? (JSON.parse(l) as Record<string, unknown>) : {}))
+      .filter((r) => r.trusted_proxy !== undefined)
+      .map((r) => [r.component, r.trusted_proxy, r.level, String(r.msg).replace(/: any client.*/, "")]);
+    expect(warned.sort()).toEqual(
+      [
+        ["dashboard", "0.0.0.0/0", 40, "trusted proxy 0.0.0.0/0 holds every IPv4 peer"],
+        ["dashboard", "::/0", 40, "trusted proxy ::/0 holds every peer"],
+        ["mcp-http", "0.0.0.0/0", 40, "trusted proxy 0.0.0.0/0 holds every IPv4 peer"],
+        ["mcp-http", "::/0", 40, "trusted proxy ::/0 holds every peer"],
+      ].sort(),
+    );
+    expect(await server.stop()).toBe(0);
+  }, 120_000);
 });
+

@@ -5,7 +5,7 @@
  * test/http-ipv6-prefix.test.ts, dashboard-busy.test.ts, mcp-http-limits.test.ts.
  */
 import { describe, expect, it } from "vitest";
-import { AcceptBudget, addressKey, canonicalAddress, forwardedClient, hostBitsSet, proxyNet, trustedAddresses } from "./accept-budget.js";
+import { AcceptBudget, addressKey, canonicalAddress, forwardedClient, everyPeerTrusted, hostBitsSet, proxyNet, trustedAddresses } from "./accept-budget.js";
 
 describe("trusted proxy addresses", () => {
   it("matches a remote address however it is spelled: IPv6 case and zeros, an IPv4 address and its IPv4-mapped form", () => {
@@ -124,5 +124,13 @@ describe("the client a trusted proxy's request speaks for", () => {
     // Anyone else's header is not read.
     for (const [header] of cases) expect(forwardedClient("127.0.0.2", header, trusted), JSON.stringify(header)).toBe("127.0.0.2");
     expect(forwardedClient("192.0.2.1", "203.0.113.5", trustedAddresses([]))).toBe("192.0.2.1");
+  });
+});
+
+describe("a trusted network that holds every peer", () => {
+  it("is told apart from a narrower one (the doors warn of it at start)", () => {
+    expect(everyPeerTrusted("::/0")).toBe("every peer");
+    for (const all of ["0.0.0.0/0", "::ffff:0.0.0.0/96", "::/8", "::/64"]) expect(everyPeerTrusted(all), all).toBe("every IPv4 peer");
+    for (const some of ["0.0.0.0/1", "128.0.0.0/1", "10.0.0.0/8", "2000::/3", "192.0.2.7", "::ffff:10.0.0.0/104", "not an address"]) expect(everyPeerTrusted(some), some).toBeNull();
   });
 });

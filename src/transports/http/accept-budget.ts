@@ -156,6 +156,19 @@ function inNet(net: ProxyNet, g: readonly number[]): boolean {
 }
 
 /**
+ * Which peers a trusted entry holds all of: "every peer" for `::/0`, "every IPv4 peer" for a
+ * network holding the whole IPv4-mapped range (`0.0.0.0/0`, `::ffff:0.0.0.0/96`, `::/8`), else null
+ * (an entry that is not a network `proxyNet` takes is null too). Trusting such a network lets any
+ * client pick the address it is counted under by sending `X-Forwarded-For`.
+ */
+export function everyPeerTrusted(entry: string): "every peer" | "every IPv4 peer" | null {
+  const net = proxyNet(entry);
+  if (net === null) return null;
+  if (net.bits === 0) return "every peer";
+  return net.bits <= 96 && inNet(net, [0, 0, 0, 0, 0, 0xffff, 0, 0]) ? "every IPv4 peer" : null;
+}
+
+/**
  * Whether a remote address is one of `addresses`: exact IPv4/IPv6 addresses, compared by
  * `canonicalAddress`, or networks in CIDR notation (`proxyNet`; a proxy whose address changes, as
  * an ingress controller's pods do, named by its subnet). An IPv4 address and network match the

@@ -32,7 +32,7 @@ import { type IncomingMessage, type OutgoingHttpHeaders, type Server, type Serve
 import type { AddressInfo, Socket } from "node:net";
 import type { Logger } from "pino";
 import { HostGuard, Token, isLoopbackHost, tokenRequired } from "./http-rules.js";
-import { AcceptBudget, addressKey, forwardedClient, isLoopbackAddress, trustedAddresses } from "./accept-budget.js";
+import { AcceptBudget, addressKey, everyPeerTrusted, forwardedClient, isLoopbackAddress, trustedAddresses } from "./accept-budget.js";
 
 /** Distinct Host/Origin pairs whose refusal is logged; later ones are only counted (`refused`). */
 export const MAX_REFUSALS_LOGGED = 1000;
@@ -187,6 +187,16 @@ export class HttpDoor {
       this.inTurn(req, res, () => this.run(req, res));
     });
     const trusted = (this.trusted = trustedAddresses(opts.trustedProxies ?? []));
+    // Accepted (nginx's set_real_ip_from 0.0.0.0/0 is a common setting where only the proxy can
+    // reach the server), but said at start: reachable by others, every peer names its own address.
+    for (const entry of opts.trustedProxies ?? []) {
+      const every = everyPeerTrusted(entry);
+      if (every !== null)
+        this.log.warn(
+          { trusted_proxy: entry },
+          `trusted proxy ${entry} holds ${every}: any client that reaches this door directly picks the address its per-address limits count by sending X-Forwarded-For; name the proxies' own addresses or network (10.0.0.0/8), or make sure only the proxy can reach the door`,
+        );
+    }
     const exempt = opts.acceptBudget?.exempt ?? isLoopbackAddress;
     this.budget = new AcceptBudget(opts.acceptBudget?.rate, opts.acceptBudget?.burst, (address) => exempt(address) || trusted(address));
     const max = opts.maxConnections ?? MAX_CONNECTIONS;
