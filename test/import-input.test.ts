@@ -73,6 +73,31 @@ describe("tuneport import refuses input instead of rewriting it", () => {
     expect(await refusal(`${header}\n${withAttrs(`{"d":${"[".repeat(40)}${"]".repeat(40)}}`)}\n`, "deep")).toMatch(/line 2: nests deeper than 32 levels/);
   });
 
+  it("refuses, through the real CLI on a SQLite file, attributes of 10,000 levels or of far more containers than the line's length allows, before parsing them", () => {
+    // JSON.parse of `[{},{},…]` holds about 21 times the line (input-limits.ts): a 100 MB line of empty maps in user_attrs
+    // would take some 2 GB of the CLI's heap (by that ratio; not run here) before the 64 KiB bound on attributes, checked after the parse, refused it.
+    const dir = tempDir();
+    const db = join(dir, "t.db");
+    const cases: [string, string, RegExp][] = [
+      ["deep", `{"d":${"[".repeat(10_000)}${"]".repeat(10_000)}}`, /line 2: nests deeper than 32 levels/],
+      ["crowded", `{"many":[${Array.from({ length: 200_000 }, () => "{}").join(",")}]}`, /line 2: the line holds more maps and arrays than its \d+ characters allow .*nothing was imported/],
+    ];
+    for (const [name, attrs, message] of cases) {
+      const file = join(dir, `${name}.jsonl`);
+      writeFileSync(file, `${header}\n${withAttrs(attrs)}\n`);
+      const r = spawnSync(process.execPath, [CLI, "import", file, "--storage", db, "--name", name], { encoding: "utf8", timeout: 120_000 });
+      expect(r.stderr, name).toMatch(message);
+      expect(r.status, name).toBe(1);
+    }
+    const list = spawnSync(process.execPath, [CLI, "studies", "list", "--storage", db, "--json"], { encoding: "utf8", timeout: 120_000 });
+    expect(list.stdout).not.toMatch(/"(deep|crowded)"/);
+    // The same values in few containers are only too big for the attributes' 64 KiB, said after the parse.
+    const file = join(dir, "flat.jsonl");
+    writeFileSync(file, `${header}\n${withAttrs(`{"many":[${Array.from({ length: 200_000 }, () => "0").join(",")}]}`)}\n`);
+    const flat = spawnSync(process.execPath, [CLI, "import", file, "--storage", db, "--name", "flat"], { encoding: "utf8", timeout: 120_000 });
+    expect(flat.stderr).toMatch(/line 2: .*user attributes are limited to 65536 bytes/);
+  });
+
   it("refuses user attributes over the ops' 64 KiB, on a trial and on the study, and imports nothing", async () => {
     // A 200 MB attribute used to import, and every later read of the study carried it.
     const big = JSON.stringify({ blob: "x".repeat(MAX_USER_ATTRS_BYTES) });

@@ -28,7 +28,7 @@ import { type Distribution, MAX_TRIAL_DISTRIBUTION_CHARS, type SearchSpace, chec
 import { invalidArgument } from "../domain/errors.js";
 import { MAX_CONSTRAINTS, MAX_OBJECTIVES } from "../domain/objectives.js";
 import { MAX_USER_ATTRS_BYTES, attrsJsonLength } from "./trial-ops.js";
-import { MAX_NESTING, duplicateKeyMessage, findForbiddenKey, findIllFormedString, forbiddenKeyMessage, jsonTextDuplicateKey, jsonTextNestingExceeds } from "../domain/input-limits.js";
+import { MAX_NESTING, duplicateKeyMessage, findForbiddenKey, findIllFormedString, forbiddenKeyMessage, jsonTextDuplicateKey, jsonTextShapeProblem, tooManyContainersMessage } from "../domain/input-limits.js";
 import { studyNameProblem } from "../domain/study-name.js";
 import { type AsCreated, type Study, type StudyConfig, TRIAL_STATES } from "../domain/trial.js";
 import type { StoredTrial } from "../storage/storage.js";
@@ -323,8 +323,12 @@ export function parseStudyLines(text: string, rename?: string, plugins: PluginCa
     const fail = (msg: string): never => {
       throw invalidArgument(`line ${lineNo}: ${msg}`, { line: lineNo });
     };
-    // Before the parser: JSON.parse of a 50 MB line of `[[[[…` took 18 s (and memory in proportion).
-    if (jsonTextNestingExceeds(raw, MAX_NESTING)) fail(`nests deeper than ${MAX_NESTING} levels`);
+    // Before the parser: JSON.parse of a 50 MB line of `[[[[…` took 18 s (and memory in proportion),
+    // and of `[{},{},…]` holds about 21 times the line (input-limits.ts; a 100 MB line of empty maps, some 2 GB by that ratio):
+    // bounded as the JSON doors bound a message (maxJsonContainers), which a real export line is far under.
+    const shape = jsonTextShapeProblem(raw, MAX_NESTING);
+    if (shape === "too-deep") fail(`nests deeper than ${MAX_NESTING} levels`);
+    if (shape === "too-many-containers") fail(tooManyContainersMessage("the line", raw.length, true).replace(/; send the same data.*/, "; an export never holds that many (its attributes are bounded as the ops bound them); nothing was imported"));
     let json: unknown;
     try {
       json = JSON.parse(raw);
