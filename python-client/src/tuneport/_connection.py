@@ -87,17 +87,20 @@ class Client:
         """The process that opened the client: ZeroMQ sockets do not survive a fork."""
         self._background: _Background | None = None
         self._context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-        self._context_holders = 1
-        """Who still holds sockets of ``_context``: the open client, and once it closes, a request
-        under way in another thread and the background thread still in a request. The last to let
-        go (``_let_go_context``) terminates it: ``term`` waits for every socket to be closed."""
+        self._context_holds: list[None] = [None]
+        """Who still holds sockets of ``_context`` (one entry each): the open client, and once it closes, a
+        request under way in another thread and the background thread still in a request. The last to let
+        go (``_let_go_context``) terminates it (``term`` waits for every socket to be closed), once
+        (``_context_terms``). Each change one C call: Python 3.9 runs a signal handler between any two
+        bytecodes, and one calling the client inside an int's ``+= 1`` lost its change (never 0, never
+        terminated; tests/test_context_holds_reentry.py)."""
+        self._context_terms: list[None] = [None]
         self._context_lock = threading.RLock()
-        """Makes each change of ``_context_holders`` whole, so that one holder alone sees the count reach 0.
-        Re-entrant: a signal handler that calls the client while close holds it (``_hold_context``) runs on
-        that thread, and its request, letting go of the channel, can close the sockets that close left to
-        a request under way and call close's callback, ``_let_go_context``, there (a plain lock waited for
-        itself for ever: tests/test_signal_context_lock.py). Each change is one statement inside the lock
-        (no call, so no handler, lands inside it), and the nested one is whole before the outer goes on."""
+        """Orders the changes of ``_context_holds`` between threads. Re-entrant: a signal handler that
+        calls the client while close holds it (``_hold_context``) runs on that thread, and its request,
+        letting go of the channel, can close the sockets that close left to a request under way and call
+        close's callback, ``_let_go_context``, there (a plain lock waited for itself for ever:
+        tests/test_signal_context_lock.py)."""
         try:
             self._channel = FailoverChannel(
                 self._context, self._endpoints, timeout=timeout, retries=retries, curve=curve, outage_budget_s=outage_budget_s
@@ -591,16 +594,24 @@ class Client:
             self._background.closed()  # after the channel: a call waiting for its reports is refused
         self._let_go_context()  # the open client's
 
+    @property
+    def _context_holders(self) -> int:
+        return len(self._context_holds)
+
     def _hold_context(self) -> None:
         with self._context_lock:
-            self._context_holders += 1
+            self._context_holds.append(None)
 
     def _let_go_context(self) -> None:
-        """One holder of ``_context``'s sockets let go of them (``_context_holders``); the last terminates it."""
+        """One holder of ``_context``'s sockets let go of them (``_context_holds``); the last terminates it."""
         with self._context_lock:
-            self._context_holders -= 1
-            last = self._context_holders == 0
+            self._context_holds.pop()
+            last = not self._context_holds
         if last:
+            try:
+                self._context_terms.pop()
+            except IndexError:
+                return  # a handler's let-go between another's pop and its look: both saw none left
             self._context.term()
 
     def _queue_put_aside(self, deadline: float) -> None:
