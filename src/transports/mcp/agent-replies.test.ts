@@ -61,6 +61,23 @@ describe("best_trials", () => {
     const next = (await call("best_trials", { study: "s", k: 40, max_chars: 3000, cursor: first.next_cursor })).structuredContent as Listing;
     expect(next.trials[0]?.number).toBe(first.shown);
   });
+
+  it("stops the pages after a cut one at the k-th best, though more trials exist", async () => {
+    // Each page after a cut one asked for k again from its cursor, so the chain walked on past the
+    // k best (k = 12 of 30 trials listed 0..29); the cursor now carries how many of the k are left.
+    await study(30, 8);
+    const seen: number[] = [];
+    let cursor: string | null | undefined;
+    for (let pages = 0; pages < 30; pages++) {
+      const r = await call("best_trials", { study: "s", k: 12, max_chars: 2000, ...(cursor ? { cursor } : {}) });
+      expect(r.isError, textOf(r)).toBeFalsy();
+      const page = r.structuredContent as Listing;
+      seen.push(...page.trials.map((t) => t.number));
+      cursor = page.next_cursor;
+      if (cursor === null) break;
+    }
+    expect(seen).toEqual(Array.from({ length: 12 }, (_, i) => i));
+  });
 });
 
 const SPACE = { x: { type: "float", low: 0, high: 1 } };

@@ -62,7 +62,7 @@ export interface ListingRequest {
   /**
    * `limit` is how many the caller wants (best_trials' k), not a page size: once that many are
    * shown no cursor is offered (the trials after them were not asked for); a page the budget cut
-   * still goes on with one.
+   * still goes on with one, which carries how many of them are still to come (`wantedCursor`).
    */
   wantsOnlyLimit?: boolean;
   cursor?: string;
@@ -74,6 +74,17 @@ export interface ListingRequest {
   more: string;
   /** Said when nothing matched. */
   empty: string;
+}
+
+/**
+ * How many of the `limit` wanted are left, and the op's cursor, from a cursor of a listing under
+ * wantsOnlyLimit: `<left>.<op cursor>` (an op cursor is base64url, which has no dot). A bare op
+ * cursor (of list_trials, or from before the count) leaves all `limit` to come, as it did.
+ */
+export function wantedCursor(cursor: string | undefined, limit: number): { left: number; cursor: string | undefined } {
+  const m = cursor === undefined ? null : /^(\d{1,4})\.(.+)$/s.exec(cursor);
+  if (!m) return { left: limit, cursor };
+  return { left: Math.max(1, Math.min(limit, Number(m[1]))), cursor: m[2] };
 }
 
 /** One page of trials as a result that fits `budget`. */
@@ -92,6 +103,9 @@ export async function trialListing(backend: McpBackend, r: ListingRequest, budge
     if (unknownParams.length > 0)
       throw invalidArgument(`unknown ${unknownParams.length === 1 ? "parameter" : "parameters"} ${unknownParams.map((p) => `'${p}'`).join(", ")} in params; the study's parameters are ${known.join(", ") || "(none yet)"}`);
   }
+  // Under wantsOnlyLimit the cursor says how many of the `limit` wanted are left, so that the pages
+  // after a cut one stop at the k-th best (each asked for k again, walking on past it).
+  const { left, cursor: opCursor } = r.wantsOnlyLimit ? wantedCursor(r.cursor, r.limit) : { left: r.limit, cursor: r.cursor };
   const ask = (limit: number) =>
     backend.call("trials", {
       study: r.study,
@@ -100,11 +114,11 @@ export async function trialListing(backend: McpBackend, r: ListingRequest, budge
       order_by: r.order_by,
       descending: r.descending,
       limit,
-      cursor: r.cursor,
+      cursor: opCursor,
       fields,
       params: r.params,
     });
-  let page = await ask(r.limit);
+  let page = await ask(left);
   // A value order ranks the trials that have a value; the others (RUNNING, FAIL, PRUNED without
   // a report, ...) are counted by the page, so that the listing does not read as the whole study.
   const withoutValue = page.without_value ?? 0;
@@ -136,7 +150,7 @@ export async function trialListing(backend: McpBackend, r: ListingRequest, budge
   // The trials after this page (and before the cursor) are not counted; `total` is the whole listing.
   const build = (k: number, next: string | null): CallToolResult => {
     const shown = page.trials.slice(0, k);
-    const cursor = r.wantsOnlyLimit && shown.length >= r.limit ? null : next;
+    const cursor = !r.wantsOnlyLimit || next === null ? next : shown.length >= left ? null : `${left - shown.length}.${next}`;
     const rest = k < page.trials.length || cursor !== null;
     const lines = [r.head(shown.length, page.total), ...shown.map((t) => trialLine(t, paramChars))];
     if (rest) lines.push(`More trials follow: call ${r.more} with cursor "${cursor ?? "…"}".`);
