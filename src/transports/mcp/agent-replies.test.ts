@@ -77,6 +77,9 @@ describe("best_trials", () => {
       if (cursor === null) break;
     }
     expect(seen).toEqual(Array.from({ length: 12 }, (_, i) => i));
+    // That cursor passed to list_trials is refused as another listing's, as an op cursor is.
+    const first = (await call("best_trials", { study: "s", k: 12, max_chars: 2000 })).structuredContent as Listing;
+    expect(textOf(await call("list_trials", { study: "s", cursor: first.next_cursor }))).toContain("continues only the listing of the call that returned it");
   });
 });
 

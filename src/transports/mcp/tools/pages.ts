@@ -105,7 +105,9 @@ export async function trialListing(backend: McpBackend, r: ListingRequest, budge
   }
   // Under wantsOnlyLimit the cursor says how many of the `limit` wanted are left, so that the pages
   // after a cut one stop at the k-th best (each asked for k again, walking on past it).
-  const { left, cursor: opCursor } = r.wantsOnlyLimit ? wantedCursor(r.cursor, r.limit) : { left: r.limit, cursor: r.cursor };
+  // Another listing's cursor is unwrapped too, so that the op refuses it saying which listing it continues.
+  const { left: wanted, cursor: opCursor } = wantedCursor(r.cursor, r.limit);
+  const left = r.wantsOnlyLimit ? wanted : r.limit;
   const ask = (limit: number) =>
     backend.call("trials", {
       study: r.study,
