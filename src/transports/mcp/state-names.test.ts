@@ -82,6 +82,10 @@ describe("ZeroMQ", () => {
       const told = await req({ op: "tell", study: "z", trial: trial.number, token: lease.token, state, ...(state === "complete" ? { value: 1 } : {}) });
       expect(told.ok, JSON.stringify(told.error)).toBe(true);
     }
+    // add_trial's op schema folds too (MCP's add_trial folds in its own input first, so only this reaches it lower-case).
+    const added = await req({ op: "add_trial", study: "z", params: { x: 0.3 }, state: "fail" });
+    expect(added.ok, JSON.stringify(added.error)).toBe(true);
+    expect((added.result as { trial: { state: string } }).trial.state).toBe("FAIL");
     const page = await req({ op: "trials", study: "z", states: ["complete"] });
     expect(page.ok, JSON.stringify(page.error)).toBe(true);
     expect((page.result as { trials: { state: string }[] }).trials.map((t) => t.state)).toEqual(["COMPLETE"]);
