@@ -10,6 +10,16 @@ function busy(ms: number): void {
   while (performance.now() < end);
 }
 
+/** Burns `ms` of this process's CPU time (what a slot's cost is measured in: a wall-clock wait under load may burn less). */
+function burnCpu(ms: number): void {
+  const cpu = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
+  const end = cpu() + ms;
+  while (cpu() < end);
+}
+
 describe("FairDispatch", () => {
   it("starts each client's requests in the order it sent them, one client's first slot after another's", async () => {
     const started: string[] = [];
@@ -126,5 +136,31 @@ describe("FairDispatch", () => {
     fair.submit("b", "b0");
     await fair.drained();
     expect(started).toEqual(["b0", "a1"]);
+  });
+
+  // A refusal costs next to nothing: 63 cancelled MCP calls doubled a slow client's allowance slot
+  // after slot (1, 2 ... 32: 64), and its next 64 costly ops started in one slot.
+  it("does not raise a client's allowance for requests `start` refused unrun (returned false)", async () => {
+    const slots: string[][] = [];
+    let slot: string[] | null = null;
+    const fair = new FairDispatch<string>((x) => {
+      if (slot === null) {
+        slot = [];
+        slots.push(slot);
+        queueMicrotask(() => void (slot = null));
+      }
+      if (x.startsWith("refused")) return false;
+      slot.push(x);
+      // Each op costs 3 ms after a microtask (an op that awaits first): the slot's loop does not see it.
+      queueMicrotask(() => burnCpu(3));
+      return true;
+    });
+    fair.submit("a", "slow");
+    for (let i = 0; i < 63; i++) fair.submit("a", `refused${i}`);
+    for (let i = 0; i < 64; i++) fair.submit("a", `costly${i}`);
+    await fair.drained();
+    expect(slots.flat()).toHaveLength(65);
+    // Every slot that ran ops ran one: each cost 3 ms; a slot of refusals alone left the allowance at 1.
+    expect(Math.max(...slots.map((s) => s.length))).toBe(1);
   });
 });

@@ -24,6 +24,13 @@
  * about one slow request per busy client (more, at most `MAX_PER_SLOT`, once, when a client's
  * cheap requests turn slow after they started). A client's only request in flight is not queued:
  * the server starts it at once (zmq-server.ts).
+ *
+ * A request `start` refuses without running anything (it returns `false`: MCP's call cancelled while
+ * it waited, fair-calls.ts) neither counts against the slot's allowance nor tells anything of the
+ * client's cost: a slot that ran none leaves the allowance as it was. A refusal costs next to nothing,
+ * so a client behind its own costly calls that sent 63 calls and cancelled them had its allowance
+ * doubled by each slot of them (1, 2 ... 32: 64), and its next 64 costly ops started in one slot while
+ * every other client waited behind them (`fair-calls-http.test.ts`).
  */
 export const QUANTUM_MS = 2;
 export const MAX_PER_SLOT = 64;
@@ -36,8 +43,10 @@ function cpuMs(): number {
 
 interface Client<T> {
   readonly queue: T[];
-  /** Requests the next slot may start. */
+  /** Requests the next slot may start (run: those `start` refused are not counted). */
   perSlot: number;
+  /** Requests the slot being measured ran (see `mark`). */
+  ran: number;
   readonly slot: () => void;
 }
 
@@ -50,13 +59,17 @@ export class FairDispatch<T> {
     if (this.last === null) return;
     const l = this.last.client;
     const cost = cpuMs() - this.last.at;
-    l.perSlot = cost < QUANTUM_MS ? Math.min(l.perSlot * 2, MAX_PER_SLOT) : Math.max(1, Math.floor((l.perSlot * QUANTUM_MS) / cost));
+    // A slot that only refused requests says nothing of the client's cost.
+    if (l.ran > 0) l.perSlot = cost < QUANTUM_MS ? Math.min(l.perSlot * 2, MAX_PER_SLOT) : Math.max(1, Math.floor((l.perSlot * QUANTUM_MS) / cost));
     this.last = null;
   };
   private waiters: (() => void)[] = [];
 
-  /** `start` begins one request (it must not throw: a throw is counted as its start and passed over). */
-  constructor(private readonly start: (item: T) => void) {}
+  /**
+   * `start` begins one request (it must not throw: a throw is counted as its start and passed over),
+   * or returns `false` when it refused it without running anything.
+   */
+  constructor(private readonly start: (item: T) => unknown) {}
 
   /** Queues `item` behind `client`'s others; it starts in a slot of a later turn (never inside this call). */
   submit(client: string, item: T): void {
@@ -65,7 +78,7 @@ export class FairDispatch<T> {
       c.queue.push(item);
       return;
     }
-    const fresh: Client<T> = { queue: [item], perSlot: 1, slot: () => this.serve(client, fresh) };
+    const fresh: Client<T> = { queue: [item], perSlot: 1, ran: 0, slot: () => this.serve(client, fresh) };
     this.clients.set(client, fresh);
     this.schedule(fresh);
   }
@@ -96,11 +109,13 @@ export class FairDispatch<T> {
   private serve(id: string, c: Client<T>): void {
     this.last = { client: c, at: cpuMs() };
     const began = performance.now();
-    for (let n = c.perSlot; n > 0 && c.queue.length > 0 && (n === c.perSlot || performance.now() - began < QUANTUM_MS); n--) {
+    c.ran = 0;
+    for (let tried = 0; c.ran < c.perSlot && c.queue.length > 0 && (tried === 0 || performance.now() - began < QUANTUM_MS); tried++) {
       try {
-        this.start(c.queue.shift() as T);
+        if (this.start(c.queue.shift() as T) !== false) c.ran++;
       } catch {
         // `start` must not throw; a throw is not allowed to stop the others.
+        c.ran++;
       }
     }
     if (c.queue.length > 0) this.schedule(c);

@@ -41,12 +41,17 @@ function burn(ms: number): void {
 
 /** Every op burns 3 ms and records its study (the client's name), then answers NOT_FOUND. */
 function costlyBackend(ran: string[]): McpBackend {
+  return backendOf(async (_op, args) => {
+    burn(3);
+    ran.push(String((args as { study?: unknown }).study));
+    throw new TuneportError("NOT_FOUND", "no such study");
+  });
+}
+
+/** A backend of `call` alone (as itself for every agent, with no changes to wait for). */
+function backendOf(call: McpBackend["call"]): McpBackend {
   const backend: McpBackend = {
-    call: async (_op, args) => {
-      burn(3);
-      ran.push(String((args as { study?: unknown }).study));
-      throw new TuneportError("NOT_FOUND", "no such study");
-    },
+    call,
     as: () => backend,
     version: async () => 0,
     waitForChange: async () => 0,
@@ -69,6 +74,37 @@ async function open(url: string, name: string): Promise<Client> {
   await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { authorization: `Bearer ${TOKEN}` } } }));
   clients.push(client);
   return client;
+}
+
+/**
+ * A backend whose ops record, as they start, the study they were called for and the synchronous run
+ * (one slot of a turn) that started them; an op of a study named `costly…` then burns `ms` of CPU
+ * after a microtask, one of `head…` 25 ms (as an op that awaits a lock or a database first does: the slot's
+ * loop does not see its cost, only the slot's measure does), any other answers at once.
+ */
+function batchedBackend(starts: { study: string; batch: number }[], ms: number): McpBackend {
+  let batch = 0;
+  let open = false;
+  return backendOf(async (_op, args) => {
+    const study = String((args as { study?: unknown }).study);
+    if (!open) {
+      open = true;
+      batch++;
+      queueMicrotask(() => void (open = false));
+    }
+    starts.push({ study, batch });
+    await null;
+    if (study.startsWith("costly")) burn(ms);
+    else if (study.startsWith("head")) burn(25);
+    throw new TuneportError("NOT_FOUND", "no such study");
+  });
+}
+
+/** Requests of `method` the server has read from `client`'s session and not answered. */
+function held(s: McpHttpServer, client: Client, method: string): number {
+  const id = (client.transport as StreamableHTTPClientTransport).sessionId as string;
+  const session = (s as unknown as { sessions: Map<string, { unanswered: Map<unknown, string> }> }).sessions.get(id);
+  return [...(session?.unanswered.values() ?? [])].filter((m) => m === method).length;
 }
 
 describe("MCP over HTTP: calls take turns by client", () => {
@@ -140,5 +176,59 @@ describe("MCP over HTTP: calls take turns by client", () => {
     expect(ran).toContain("after");
     // Run, each would have looked its study up (and summarised it): 10 to 20 ops.
     expect(ran.filter((s) => s.startsWith("cancelled-"))).toEqual([]);
+  }, 120_000);
+
+  it("a burst of calls cancelled while they wait does not let the client's next costly ops start together", async () => {
+    const starts: { study: string; batch: number }[] = [];
+    server = new McpHttpServer({ backend: batchedBackend(starts, 4), logger: silentLogger(), version: "test", token: TOKEN, port: 0 });
+    const s = server;
+    const url = `http://127.0.0.1:${await s.start()}/mcp`;
+    const [head, canceller, costly, other] = await Promise.all([open(url, "flood"), open(url, "flood"), open(url, "flood"), open(url, "other")]);
+    const ran = (prefix: string) => starts.filter((x) => x.study.startsWith(prefix)).length;
+    const fair = (s as unknown as { fair: { queued: number } }).fair;
+    const settled: Promise<unknown>[] = [];
+    // The HTTP client's connections opened first (one a turn otherwise, too slow to queue anything
+    // behind calls that take a turn each): 64 cheap calls of each session at once, kept alive.
+    await Promise.all([head, canceller, costly].flatMap((c) => Array.from({ length: 64 }, () => c.callTool({ name: "study_summary", arguments: { study: "warm" } }))));
+    // Another agent calls, one call after another, until the end.
+    let stop = false;
+    const otherLoop = (async () => {
+      while (!stop) await other.callTool({ name: "study_summary", arguments: { study: "other" } }).catch(() => undefined);
+    })();
+    try {
+      // The client's queue made deep: 64 costly calls, started one a turn (each costs 25 ms).
+      for (let i = 0; i < 64; i++) settled.push(head.callTool({ name: "study_summary", arguments: { study: `head-${i}` } }).catch(() => undefined));
+      for (let i = 0; i < 6000 && ran("head") + fair.queued < 64; i++) await new Promise((r) => setTimeout(r, 1));
+      // Behind them 63 reads, cancelled (notifications/cancelled) once the server holds them, and behind
+      // those 64 costly calls (4 ms each).
+      const cancel = new AbortController();
+      for (let i = 0; i < 63; i++) settled.push(canceller.readResource({ uri: `tuneport://studies/cancelled-${i}` }, { signal: cancel.signal }).catch(() => undefined));
+      for (let i = 0; i < 6000 && held(s, canceller, "resources/read") < 63; i++) await new Promise((r) => setTimeout(r, 1));
+      for (let i = 0; i < 64; i++) settled.push(costly.callTool({ name: "study_summary", arguments: { study: `costly-${i}` } }).catch(() => undefined));
+      const waiting = () => held(s, canceller, "resources/read") + held(s, costly, "tools/call");
+      for (let i = 0; i < 6000 && waiting() < 127; i++) await new Promise((r) => setTimeout(r, 1));
+      expect(waiting(), "a hang guard").toBe(127);
+      cancel.abort("the agent moved on");
+      for (let i = 0; i < 12000 && ran("costly") < 64; i++) await new Promise((r) => setTimeout(r, 5));
+      expect(ran("costly"), "a hang guard").toBe(64);
+    } finally {
+      stop = true;
+      await otherLoop;
+      await Promise.all(settled);
+    }
+    // The rig's premise: the reads were cancelled before their turn (run, each looks its study up), and
+    // the costly calls were all queued behind them, while the other agent waited (its ops ran before and after).
+    expect(ran("cancelled-")).toBe(0);
+    const first = starts.findIndex((x) => x.study.startsWith("costly"));
+    const last = starts.length - 1 - [...starts].reverse().findIndex((x) => x.study.startsWith("costly"));
+    expect(starts.slice(0, first).some((x) => x.study === "other")).toBe(true);
+    expect(starts.slice(last).some((x) => x.study === "other")).toBe(true);
+    // How many costly ops one slot started (one synchronous run of starts): 64 at once when the refused
+    // reads had doubled the client's allowance slot after slot (1, 2, 4 ... 32 refused: 64), the other
+    // agent's op behind all of them. Now a slot of refusals leaves the allowance as it was (1).
+    const perBatch = new Map<number, number>();
+    for (const x of starts) if (x.study.startsWith("costly")) perBatch.set(x.batch, (perBatch.get(x.batch) ?? 0) + 1);
+    const sizes = [...perBatch.values()];
+    expect(Math.max(...sizes), `costly ops started in one slot: ${sizes.join(", ")}`).toBeLessThanOrEqual(2);
   }, 120_000);
 });

@@ -19,7 +19,8 @@ import type { McpBackend } from "./backend.js";
 
 /** One turn-taking queue for every session of a door. */
 export class FairCalls {
-  private readonly dispatch = new FairDispatch<() => void>((start) => start());
+  /** An op's start: `false` when it was refused unrun (cancelled), which the turns do not count. */
+  private readonly dispatch = new FairDispatch<() => boolean>((start) => start());
 
   /** Ops waiting for their client's turn (for tests). */
   get queued(): number {
@@ -41,13 +42,14 @@ export class FairCalls {
           // cancelled ask still leased a trial that nobody would tell.
           if (signal?.aborted) {
             reject(new TuneportError("UNAVAILABLE", `'${op}' was cancelled before it ran: nothing was done`, { not_run: true, op }));
-            return;
+            return false;
           }
           try {
             backend.call(op, args, signal).then(resolve, reject);
           } catch (err) {
             reject(err);
           }
+          return true;
         }),
       );
     return {
