@@ -28,7 +28,7 @@ import { type Distribution, MAX_TRIAL_DISTRIBUTION_CHARS, type SearchSpace, chec
 import { invalidArgument } from "../domain/errors.js";
 import { MAX_CONSTRAINTS, MAX_OBJECTIVES } from "../domain/objectives.js";
 import { MAX_USER_ATTRS_BYTES, attrsJsonLength } from "./trial-ops.js";
-import { MAX_NESTING, duplicateKeyMessage, findForbiddenKey, findIllFormedString, forbiddenKeyMessage, jsonTextDuplicateKey, jsonTextShapeProblem, tooManyContainersMessage } from "../domain/input-limits.js";
+import { MAX_NESTING, duplicateKeyMessage, findForbiddenKey, findIllFormedString, forbiddenKeyMessage, jsonTextDuplicateKey, CONTAINER_ALLOWANCE, JSON_CHARS_PER_CONTAINER, jsonTextShapeProblem, maxJsonContainers } from "../domain/input-limits.js";
 import { studyNameProblem } from "../domain/study-name.js";
 import { type AsCreated, type Study, type StudyConfig, TRIAL_STATES } from "../domain/trial.js";
 import type { StoredTrial } from "../storage/storage.js";
@@ -37,6 +37,22 @@ import { BUILTIN_PLUGINS, type PluginCatalogue } from "./plugins.js";
 import { configView } from "./views.js";
 import { leaseToken } from "./leases.js";
 import { exportCursor, exportCursorPosition } from "./paging.js";
+
+/**
+ * Maps and arrays one import line may hold beyond its own length's `maxJsonContainers`: as many as
+ * the line's user attributes can (MAX_USER_ATTRS_BYTES of JSON, two characters a container at the
+ * fewest, `[[…]]`). A line gathers what many requests stored, each checked against its own
+ * message's bound (256 plus one per 8 characters on a JSON door; per 4 bytes on ZeroMQ, where a
+ * double takes 9 bytes and 3 to 5 characters), so attributes set by a thousand small requests, or
+ * `[[0.25],…]` set over ZeroMQ, exported to a line over its own bound, which import then refused
+ * (test/import-containers.test.ts). The extra costs at most some 3 MB once parsed.
+ */
+export const IMPORT_ATTRS_CONTAINERS = MAX_USER_ATTRS_BYTES / 2;
+
+/** The most maps and arrays an import line of `chars` characters may hold (`IMPORT_ATTRS_CONTAINERS`). */
+export function maxImportLineContainers(chars: number): number {
+  return maxJsonContainers(chars) + IMPORT_ATTRS_CONTAINERS;
+}
 
 export const EXPORT_FORMAT = "tuneport-study";
 export const EXPORT_VERSION = 1;
@@ -325,10 +341,16 @@ export function parseStudyLines(text: string, rename?: string, plugins: PluginCa
     };
     // Before the parser: JSON.parse of a 50 MB line of `[[[[…` took 18 s (and memory in proportion),
     // and of `[{},{},…]` holds about 21 times the line (input-limits.ts; a 100 MB line of empty maps, some 2 GB by that ratio):
-    // bounded as the JSON doors bound a message (maxJsonContainers), which a real export line is far under.
-    const shape = jsonTextShapeProblem(raw, MAX_NESTING);
+    // bounded as the JSON doors bound a message (maxJsonContainers), plus what one line's user attributes may hold
+    // (IMPORT_ATTRS_CONTAINERS): a line gathers what many requests stored, each within its own message's allowance.
+    const maxContainers = maxImportLineContainers(raw.length);
+    const shape = jsonTextShapeProblem(raw, MAX_NESTING, maxContainers);
     if (shape === "too-deep") fail(`nests deeper than ${MAX_NESTING} levels`);
-    if (shape === "too-many-containers") fail(tooManyContainersMessage("the line", raw.length, true).replace(/; send the same data.*/, "; an export never holds that many (its attributes are bounded as the ops bound them); nothing was imported"));
+    if (shape === "too-many-containers")
+      fail(
+        `the line holds more maps and arrays than its ${raw.length} characters allow (at most ${maxContainers}: ${CONTAINER_ALLOWANCE} plus one per ${JSON_CHARS_PER_CONTAINER} characters, ` +
+          `plus ${IMPORT_ATTRS_CONTAINERS} for its user attributes); an export never holds that many (its attributes are bounded as the ops bound them); nothing was imported`,
+      );
     let json: unknown;
     try {
       json = JSON.parse(raw);
