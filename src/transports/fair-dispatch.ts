@@ -27,8 +27,12 @@
  *
  * A request `start` refuses without running anything (it returns `false`: MCP's call cancelled while
  * it waited, fair-calls.ts) neither counts against the slot's allowance nor tells anything of the
- * client's cost: a slot that ran none leaves the allowance as it was. A refusal costs next to nothing,
- * so a client behind its own costly calls that sent 63 calls and cancelled them had its allowance
+ * client's cost: a slot that ran none leaves the allowance as it was. A slot still starts at most
+ * `MAX_PER_SLOT` requests, refused or run: the 2 ms guard times only the loop, and a refusal's cost
+ * mostly follows it (its rejection's handlers: the MCP SDK's error reply, some 50 µs), so a client that
+ * cancelled hundreds of queued calls had some 350 refused in one slot, 20 ms held before any other
+ * client's slot, where a slot had started at most 64. Counted as a run, a refusal measured next to
+ * nothing, so a client behind its own costly calls that sent 63 calls and cancelled them had its allowance
  * doubled by each slot of them (1, 2 ... 32: 64), and its next 64 costly ops started in one slot while
  * every other client waited behind them (`fair-calls-http.test.ts`).
  */
@@ -110,7 +114,13 @@ export class FairDispatch<T> {
     this.last = { client: c, at: cpuMs() };
     const began = performance.now();
     c.ran = 0;
-    for (let tried = 0; c.ran < c.perSlot && c.queue.length > 0 && (tried === 0 || performance.now() - began < QUANTUM_MS); tried++) {
+    // Refusals are bounded by count as well as by the 2 ms: the guard sees only their synchronous part,
+    // and each one's rejection then runs its handlers (the SDK's error reply, ~50 µs) before the next slot.
+    for (
+      let tried = 0;
+      c.ran < c.perSlot && tried < MAX_PER_SLOT && c.queue.length > 0 && (tried === 0 || performance.now() - began < QUANTUM_MS);
+      tried++
+    ) {
       try {
         if (this.start(c.queue.shift() as T) !== false) c.ran++;
       } catch {
