@@ -223,9 +223,10 @@ describe("MCP over HTTP: calls take turns by client", () => {
     const last = starts.length - 1 - [...starts].reverse().findIndex((x) => x.study.startsWith("costly"));
     expect(starts.slice(0, first).some((x) => x.study === "other")).toBe(true);
     expect(starts.slice(last).some((x) => x.study === "other")).toBe(true);
-    // How many costly ops one slot started (one synchronous run of starts): 64 at once when the refused
-    // reads had doubled the client's allowance slot after slot (1, 2, 4 ... 32 refused: 64), the other
-    // agent's op behind all of them. Now a slot of refusals leaves the allowance as it was (1).
+    // How many costly ops one slot started (one synchronous run of starts): 3 to 6 at once (review 172's
+    // runs) when the refused reads doubled the client's allowance slot after slot (1, 2, 4 ... until a
+    // slot of them measured costly: each one's SDK reply costs some 55 us after the slot's loop), the
+    // other agent's op behind them. Now a slot of refusals leaves the allowance as it was (1).
     const perBatch = new Map<number, number>();
     for (const x of starts) if (x.study.startsWith("costly")) perBatch.set(x.batch, (perBatch.get(x.batch) ?? 0) + 1);
     const sizes = [...perBatch.values()];
