@@ -38,7 +38,7 @@ export class Sessions {
    * bound while busy is kept (as `pending`) until it idles, so a `hello` of its that was queued then
    * still names it. Before, such a hello found its session neither named nor pending, recorded the
    * name on a session no later request took, and the connection stayed anonymous
-   * (zmq-server.sessions.test.ts).
+   * (sessions.test.ts).
    */
   constructor(
     private readonly max = MAX_SESSIONS,
