@@ -241,23 +241,19 @@ def test_a_repeated_choice_is_refused_saying_why_and_what_to_pass(server: Server
 # ---------------------------------------------------------------- 6. an enqueued value between step points
 
 
-def test_an_enqueued_value_between_step_points_is_named_as_such_not_as_outside(
-    server: ServerProcess, name: str, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_an_enqueued_value_between_step_points_is_named_as_such_not_as_outside(server: ServerProcess, name: str) -> None:
     """Optuna evaluates ``0.33`` for ``suggest_float(..., step=0.1)`` as given (with a warning); the
     server keeps a trial's values on their distribution's grid and draws another (PROTOCOL.md,
     ``enqueue``), so the warning must say what happened and what to enqueue instead."""
-    import logging
-
-    caplog.set_level(logging.WARNING, logger="tuneport")
     study = _study(server, name, seed=0)
     study.enqueue_trial({"dropout": 0.33, "layers": 4, "wd": 0.7})
 
     def objective(trial: Any) -> float:
         return float(trial.suggest_float("dropout", 0.0, 0.5, step=0.1) + trial.suggest_int("layers", 0, 9, step=3) + trial.suggest_float("wd", 0.0, 0.5))
 
-    study.optimize(objective, n_trials=1)
-    warned = [r.getMessage() for r in caplog.records if "enqueued value" in r.getMessage()]
+    with pytest.warns(UserWarning, match="enqueued value") as caught:
+        study.optimize(objective, n_trials=1)
+    warned = [str(w.message) for w in caught]
     dropout = next(m for m in warned if "'dropout'" in m)
     layers = next(m for m in warned if "'layers'" in m)
     wd = next(m for m in warned if "'wd'" in m)
@@ -272,26 +268,22 @@ def test_an_enqueued_value_between_step_points_is_named_as_such_not_as_outside(
     assert params["dropout"] == pytest.approx(0.3) and params["layers"] == 3
 
 
-def test_an_enqueued_value_just_outside_the_range_is_drawn_anew_and_named_outside(
-    server: ServerProcess, name: str, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_an_enqueued_value_just_outside_the_range_is_drawn_anew_and_named_outside(server: ServerProcess, name: str) -> None:
     """The server's bounds are exact (Optuna's ``_contains``): an enqueued 0.5 + 5e-10 for a range
     up to 0.5, or 0 for a log range, is not a value of it. They used to lie within the server's old
     tolerance (1e-9 of the range), so the trial ran with them, outside its range, and nothing was said."""
-    import logging
-
-    caplog.set_level(logging.WARNING, logger="tuneport")
     study = _study(server, name, seed=0)
     study.enqueue_trial({"wd": 0.5 + 5e-10, "eps": 0.0})
 
     def objective(trial: Any) -> float:
         return float(trial.suggest_float("wd", 0.0, 0.5) + trial.suggest_float("eps", 1e-12, 1e-10, log=True))
 
-    study.optimize(objective, n_trials=1)
+    with pytest.warns(UserWarning, match="enqueued value") as caught:
+        study.optimize(objective, n_trials=1)
     wd, eps = study.trials[0].params["wd"], study.trials[0].params["eps"]
     assert isinstance(wd, float) and isinstance(eps, float)
     assert 0.0 <= wd <= 0.5 and 1e-12 <= eps <= 1e-10
-    warned = [r.getMessage() for r in caplog.records if "enqueued value" in r.getMessage()]
+    warned = [str(w.message) for w in caught]
     assert any("0.5000000005 of 'wd' is outside" in m for m in warned), warned
     assert any("value 0 of 'eps' is outside" in m for m in warned), warned
 

@@ -623,20 +623,19 @@ class Trial(_OptunaV2Suggest):
         value = _typed_value(self._call("suggest", {"name": name, "distribution": dist.to_wire()})["value"], dist)
         fixed = (self.system_attrs.get("fixed_params") or {}).get(name, _MISSING)
         if fixed is not _MISSING and fixed != value:
+            from ._client import _user_stacklevel  # (a cycle at import time)
+
             why, between = _why_not_in(dist, fixed)
-            if between:
-                # Between the step points: the server used the nearest one (trial-ops.ts `suggest`).
-                log.warning(
-                    "trial %d of '%s': the enqueued value %r of '%s' is %s; the server keeps a trial's values on their "
-                    "distribution, so the nearest step point, %r, is used (Optuna evaluates an enqueued value as given)",
-                    self.number, self.study.name, fixed, name, why, value,
-                )
-            else:
-                log.warning(
-                    "trial %d of '%s': the enqueued value %r of '%s' is %s; the server keeps a trial's values on their "
-                    "distribution, so the strategy's value %r is used instead (Optuna evaluates an enqueued value as given)",
-                    self.number, self.study.name, fixed, name, why, value,
-                )
+            # Between the step points the server used the nearest one (trial-ops.ts `suggest`). A Python
+            # UserWarning, as Optuna's "Fixed parameter ... is out of range" (pytest.warns and
+            # filterwarnings("error") see it; a log record did not).
+            used = f"the nearest step point, {value!r}, is used" if between else f"the strategy's value {value!r} is used instead"
+            warnings.warn(
+                f"trial {self.number} of '{self.study.name}': the enqueued value {fixed!r} of '{name}' is {why}; the server keeps "
+                f"a trial's values on their distribution, so {used} (Optuna evaluates an enqueued value as given)",
+                UserWarning,
+                stacklevel=_user_stacklevel(),
+            )
         first_here = name not in self._distributions
         self._params[name] = value
         # A repeat returns the first value, so the first distribution stays the one it came from (Optuna).
