@@ -4,7 +4,7 @@
  * with a larger --max-message-bytes, a request the server takes was refused here for ever. A
  * request over the known limit now asks `hello` again first, and a refusal naming a smaller limit
  * is learnt (the next request over it is refused unsent). Real server processes, one database,
- * the same endpoint (a fixed port) across the restart.
+ * the same endpoint (a port picked once) across the restart.
  */
 import { type Socket, createServer } from "node:net";
 import { join } from "node:path";
@@ -15,7 +15,7 @@ import { encode } from "../src/transports/zmq/codec.js";
 import { ZmqClient } from "../src/transports/zmq/zmq-client.js";
 import { errorResult } from "../src/transports/mcp/format.js";
 import { waitFor } from "../src/testing/waits.js";
-import { TestClient, startServer, stopServers, tempDir } from "./helpers.js";
+import { TestClient, freePort, startServer, stopServers, tempDir } from "./helpers.js";
 
 afterAll(stopServers);
 
@@ -27,7 +27,7 @@ const big = (name: string) => ({ name, space: { x: { type: "float", low: 0, high
 describe("ZmqClient's known max_message_bytes", () => {
   it("is asked again before a request over it is refused: a server restarted with a larger limit takes it", async () => {
     const db = join(tempDir(), "relearn.db");
-    const endpoint = "tcp://127.0.0.1:61931";
+    const endpoint = `tcp://127.0.0.1:${await freePort()}`;
     let server = await startServer(db, ["--max-message-bytes", String(SMALL)], endpoint);
     const client = new ZmqClient(endpoint, { timeoutMs: 60_000 });
     try {
@@ -50,7 +50,7 @@ describe("ZmqClient's known max_message_bytes", () => {
 
   it("is learnt from a refusal naming a smaller limit: the server restarted with one refuses once, then this client refuses unsent", async () => {
     const db = join(tempDir(), "shrink.db");
-    const endpoint = "tcp://127.0.0.1:61932";
+    const endpoint = `tcp://127.0.0.1:${await freePort()}`;
     let server = await startServer(db, ["--max-message-bytes", String(LARGE)], endpoint);
     const client = new ZmqClient(endpoint, { timeoutMs: 60_000 });
     // 20 KB: over SMALL, within twice SMALL (a frame over twice the limit is dropped unanswered).
@@ -76,7 +76,7 @@ describe("ZmqClient's known max_message_bytes", () => {
     // Before, the request over twice a restarted server's smaller limit, and every request sent after it
     // on the same connection, waited out the client's whole timeout (here 10 minutes, a hang guard).
     const db = join(tempDir(), "dropped.db");
-    const endpoint = "tcp://127.0.0.1:62531";
+    const endpoint = `tcp://127.0.0.1:${await freePort()}`;
     let server = await startServer(db, ["--max-message-bytes", String(LARGE)], endpoint);
     const client = new ZmqClient(endpoint, { timeoutMs: 600_000 });
     try {
@@ -109,7 +109,7 @@ describe("ZmqClient's known max_message_bytes", () => {
   it("resends at once the requests in flight on a connection that closed (a server killed and started again)", async () => {
     // Before, a request the server had not read when it went waited out the client's whole timeout.
     const db = join(tempDir(), "killed.db");
-    const endpoint = "tcp://127.0.0.1:62532";
+    const endpoint = `tcp://127.0.0.1:${await freePort()}`;
     let server = await startServer(db, [], endpoint);
     const client = new ZmqClient(endpoint, { timeoutMs: 600_000 });
     try {
@@ -131,14 +131,17 @@ describe("ZmqClient's known max_message_bytes", () => {
     // proxy swallows it; a crash, a network fault); that server stopped and one with a smaller limit
     // took its place. The client cannot tell this from a frame the new server dropped unread.
     const db = join(tempDir(), "applied.db");
-    const endpoint = "tcp://127.0.0.1:63041";
+    const serverPort = await freePort();
+    let proxyPort = await freePort();
+    while (proxyPort === serverPort) proxyPort = await freePort();
+    const endpoint = `tcp://127.0.0.1:${serverPort}`;
     let server = await startServer(db, ["--max-message-bytes", String(LARGE)], endpoint);
     let swallowed = 0;
     let swallow = false;
     const sockets = new Set<Socket>();
     const proxy = createServer((down) => {
       const up = new (down.constructor as typeof Socket)();
-      up.connect(63041, "127.0.0.1");
+      up.connect(serverPort, "127.0.0.1");
       for (const s of [down, up]) {
         sockets.add(s);
         s.on("error", () => undefined);
@@ -151,8 +154,8 @@ describe("ZmqClient's known max_message_bytes", () => {
       down.on("data", (d: Buffer) => up.write(d));
       up.on("data", (d: Buffer) => (swallow ? (swallowed += d.byteLength) : down.write(d)));
     });
-    await new Promise<void>((r) => proxy.listen(63040, "127.0.0.1", r));
-    const client = new ZmqClient("tcp://127.0.0.1:63040", { timeoutMs: 600_000 });
+    await new Promise<void>((r) => proxy.listen(proxyPort, "127.0.0.1", r));
+    const client = new ZmqClient(`tcp://127.0.0.1:${proxyPort}`, { timeoutMs: 600_000 });
     try {
       await client.connect();
       swallow = true;

@@ -38,7 +38,7 @@ it("reads every page of list_studies: a study past the first page wakes a wait, 
   expect(first.studies.length).toBeLessThan(STUDIES);
   expect(first.next_cursor).toEqual(expect.any(String));
 
-  const server = new ZmqServer(service, { bind: ["tcp://127.0.0.1:62801"], logger: silentLogger() });
+  const server = new ZmqServer(service, { bind: ["tcp://127.0.0.1:0"], logger: silentLogger() });
   const [endpoint] = await server.start();
   cleanup.push(() => server.close());
   const zmq = new ZmqClient(endpoint as string, { timeoutMs: 20_000 });
