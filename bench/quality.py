@@ -97,6 +97,11 @@ AUTO_VARIANTS: dict[str, dict[str, Any]] = {
     # TPE's densities instead of joining its bad set; the GP arm keeps its kriging believer. Only
     # asynchronous workers have pending trials, so sequential runs are the default's exactly.
     "no-liar": {"tpe": {"constant_liar": False}},
+    # The GP arm's kriging believer keeps the observed best as EI's incumbent (`believerIncumbent: false`)
+    # instead of lowering it to a pending trial's believed value: pending trials still collapse the
+    # variance around them (so concurrent proposals stay apart), but a pending exploit proposal (often
+    # TPE's, near the incumbent) no longer raises the bar the GP must pass. Sequential runs are the default's.
+    "kb-observed-best": {"gp": {"believerIncumbent": False}},
 }
 VARIANTS_OF = {"gp": VARIANTS, "auto": AUTO_VARIANTS}
 DURATION_SIGMA = 0.6
