@@ -79,26 +79,60 @@ def test_the_translation_is_logged_once_per_create_study(server: ServerProcess, 
 def test_workers_with_their_own_sampler_seed_load_the_same_study(server: ServerProcess, name: str) -> None:
     # Optuna's recipe: create_study(..., load_if_exists=True, sampler=TPESampler(seed=rank)) on each worker.
     first = tp.create_study(storage=server.endpoint, study_name=name, load_if_exists=True, sampler=optuna.samplers.TPESampler(seed=0))
-    second = tp.create_study(storage=server.endpoint, study_name=name, load_if_exists=True, sampler=optuna.samplers.TPESampler(seed=1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same algorithm and options: quiet
+        second = tp.create_study(storage=server.endpoint, study_name=name, load_if_exists=True, sampler=optuna.samplers.TPESampler(seed=1))
     assert second.seed == first.seed and not second._created
-    # Another algorithm is still another setting.
-    with pytest.raises(tp.InvalidArgumentError, match="exists with other settings"):
-        tp.create_study(storage=server.endpoint, study_name=name, load_if_exists=True, sampler=optuna.samplers.RandomSampler(seed=1))
 
 
-def test_a_refused_worker_is_not_told_its_sampler_derived_seed_differs(server: ServerProcess, name: str) -> None:
-    # Each worker's TPESampler(seed=rank) derives another seed, which is not a setting compared:
-    # the refusal names only what differs (the algorithm's options), not "seed: stored X, given Y".
+@pytest.mark.parametrize(
+    ("make", "runs"),
+    [
+        (lambda: optuna.samplers.RandomSampler(seed=1), "{'name': 'random'"),  # "explore with RandomSampler, then resume with TPE"
+        (lambda: optuna.samplers.TPESampler(seed=1, n_startup_trials=3), "{'name': 'tpe', 'options': {'n_startup_trials': 3}}"),
+    ],
+    ids=["another-algorithm", "another-option"],
+)
+def test_load_if_exists_with_another_sampler_loads_the_study_as_load_study_does(server: ServerProcess, name: str, make: Any, runs: str) -> None:
+    # As load_study(sampler=...): the study keeps the strategy it runs for every worker, and a
+    # UserWarning names it and the study.update that changes it (issue: create_study refused it).
+    created = tp.create_study(storage=server.endpoint, study_name=name, sampler=optuna.samplers.TPESampler(seed=0))
+    with pytest.warns(UserWarning, match=r"create_study\(load_if_exists=True, sampler=.*runs the strategy it was created with, \{'name': 'tpe'") as caught:
+        loaded = tp.create_study(storage=server.endpoint, study_name=name, load_if_exists=True, sampler=make())
+    assert not loaded._created and loaded.seed == created.seed
+    assert loaded.strategy == created.strategy and (loaded.strategy or {})["name"] == "tpe"
+    assert any(f"study.update(strategy={runs}" in str(w.message) for w in caught), [str(w.message) for w in caught]
+    assert caught[0].filename == __file__  # names the script's create_study line
+    with pytest.warns(UserWarning, match=r"load_study\(sampler=.*runs the strategy it was created with, \{'name': 'tpe'"):
+        tp.load_study(study_name=name, storage=server.endpoint, sampler=make())
+
+
+def test_load_if_exists_with_another_pruner_loads_the_study_with_a_warning(server: ServerProcess, name: str) -> None:
+    tp.create_study(storage=server.endpoint, study_name=name, pruner=optuna.pruners.MedianPruner())
+    with pytest.warns(UserWarning, match=r"create_study\(load_if_exists=True, pruner=.*runs the scheduler it was created with, \{'name': 'median'.*study.update\(scheduler=\{'name': 'successive-halving'"):
+        loaded = tp.create_study(storage=server.endpoint, study_name=name, load_if_exists=True, pruner=optuna.pruners.SuccessiveHalvingPruner())
+    assert (loaded.scheduler or {})["name"] == "median" and not loaded._created
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tp.create_study(storage=server.endpoint, study_name=name, load_if_exists=True, pruner=optuna.pruners.MedianPruner())
+
+
+def test_a_refused_worker_is_told_only_what_really_differs(server: ServerProcess, name: str) -> None:
+    # Directions that disagree stay an error (issue 15); neither the sampler's algorithm and
+    # options nor the seed derived from it are listed with them.
     tp.create_study(storage=server.endpoint, study_name=name, sampler=optuna.samplers.TPESampler(seed=0))
     with pytest.raises(tp.InvalidArgumentError, match="exists with other settings") as err:
-        tp.create_study(storage=server.endpoint, study_name=name, load_if_exists=True, sampler=optuna.samplers.TPESampler(seed=1, n_startup_trials=3))
-    assert "strategy: stored tpe" in str(err.value) and "seed:" not in str(err.value)
-    assert [d["field"] for d in (err.value.data or {})["differences"]] == ["strategy"]
+        tp.create_study(
+            storage=server.endpoint, study_name=name, load_if_exists=True, direction="maximize", sampler=optuna.samplers.RandomSampler(seed=1)
+        )
+    assert [d["field"] for d in (err.value.data or {})["differences"]] == ["direction"]
     assert err.value.__context__ is None  # nor in the traceback of a refusal it chains to
-    # A seed given as create_study's seed= is a setting, and is compared.
+    # What create_study's own seed=/strategy= name are settings, and are compared.
     with pytest.raises(tp.InvalidArgumentError, match="seed: stored") as err:
         tp.create_study(storage=server.endpoint, study_name=name, load_if_exists=True, sampler=optuna.samplers.TPESampler(n_startup_trials=3), seed=5)
-    assert "strategy: stored tpe" in str(err.value)
+    assert [d["field"] for d in (err.value.data or {})["differences"]] == ["seed"]
+    with pytest.raises(tp.InvalidArgumentError, match="strategy: stored tpe"):
+        tp.create_study(storage=server.endpoint, study_name=name, load_if_exists=True, strategy="random")
 
 
 def _constraints(frozen: Any) -> list[float]:

@@ -234,7 +234,11 @@ def create_study(
     options they were given, and a seed derived from the sampler's random state (``seed`` wins);
     one that cannot run as given (no counterpart of its class or of a setting it was given) is
     refused with the ``strategy=``/``scheduler=`` to pass instead, as is ``sampler`` with
-    ``strategy`` (``pruner`` with ``scheduler``). A sampler's ``constraints_func`` goes to the
+    ``strategy`` (``pruner`` with ``scheduler``). With ``load_if_exists`` an existing study keeps the
+    strategy and scheduler it runs for every worker: ``sampler``/``pruner`` that stand for others
+    load it with ``load_study``'s UserWarning (Optuna's "each worker runs create_study(...,
+    load_if_exists=True, sampler=...)" recipe); other settings that differ (``directions``) are
+    still refused. A sampler's ``constraints_func`` goes to the
     study's ``optimize`` and ``tell``. A study has no scheduler unless given one.
     ``lease_ttl_s``, ``max_retries`` and ``retry_on_fail`` are what Optuna's
     ``RDBStorage(heartbeat_interval=..., failed_trial_callback=RetryFailedTrialCallback(max_retry=n))``
@@ -254,42 +258,47 @@ def create_study(
     client = _shared_client(storage, may_start_private=True)
     name = study_name if study_name is not None else f"no-name-{uuid.uuid4()}"
 
-    def create(seed: int | None) -> Study:
+    def create(given: Mapping[str, Any]) -> Study:
         return client.create_study(
             name,
             direction=direction,
             directions=directions,
             reference_point=reference_point,
-            strategy=runs.strategy,
-            scheduler=runs.scheduler,
             space=space,
             load_if_exists=load_if_exists,
-            seed=seed,
             max_trials=max_trials,
             user_attrs=user_attrs,
-            max_resource=runs.max_resource,
             lease_ttl_s=lease_ttl_s,
             max_retries=max_retries,
             retry_on_fail=retry_on_fail,
             keep_intermediate=keep_intermediate,
+            **given,
         )
 
+    given = {"strategy": runs.strategy, "scheduler": runs.scheduler, "seed": runs.seed, "max_resource": runs.max_resource}
+    # The settings that came from sampler=/pruner= (not strategy=, scheduler=, seed=, max_resource=).
+    came_from = {"strategy": sampler, "seed": sampler if seed is None else None, "scheduler": pruner, "max_resource": pruner if max_resource is None else None}
+    from_objects = {k for k, obj in came_from.items() if obj is not None and given[k] is not None}
     study: Study | None = None
     try:
-        study = create(runs.seed)
+        study = create(given)
     except InvalidArgumentError as err:
-        # Optuna's recipe gives each worker its own TPESampler(seed=rank) with load_if_exists:
-        # a seed derived from the sampler is not a setting to compare with the stored study's.
-        # Asked again without it (outside this handler, so that a refusal does not carry this
-        # one), the study loads, or the refusal names only what does differ.
-        differences = (err.data or {}).get("differences") or []
-        if not (load_if_exists and seed is None and runs.seed is not None and "seed" in {d.get("field") for d in differences}):
+        # Optuna's recipes give each worker its own sampler with load_if_exists (TPESampler(seed=rank);
+        # "explore with RandomSampler, then resume with TPESampler"): what a sampler or pruner
+        # stands for is not a setting to compare with the stored study's. The study keeps what it
+        # runs for every worker, as load_study(sampler=...) does (check_on_load warns when the
+        # objects stand for something else). Asked again without them (outside this handler, so
+        # that a refusal does not carry this one), the study loads, or the refusal names only
+        # what does differ (directions).
+        differences = {d.get("field") for d in (err.data or {}).get("differences") or []}
+        if not (load_if_exists and differences & from_objects):
             raise
     if study is None:
-        study = create(None)
-    study._constraints_func = runs.constraints_func
-    if runs.note:
+        study = create({k: None if k in from_objects else v for k, v in given.items()})
+        check_on_load(study, sampler, pruner, caller="create_study(load_if_exists=True, ")
+    elif runs.note:  # what the objects run as (not said of a study that keeps its own)
         log.info("%s", runs.note)
+    study._constraints_func = runs.constraints_func
     if study._created:  # Optuna's INFO lines
         log.info("A new study created on %s with name: %s", client.endpoint, study.name)
     else:

@@ -358,9 +358,10 @@ def _runs(spec: Mapping[str, Any] | None, current: Any, defaults: Defaults) -> b
     return True
 
 
-def check_on_load(study: Study, sampler: Any, pruner: Any) -> None:
+def check_on_load(study: Study, sampler: Any, pruner: Any, *, caller: str = "load_study(") -> None:
     """``load_study``'s ``sampler=``/``pruner=`` (Optuna's distributed recipe gives each worker
-    ``TPESampler(seed=rank)``): a loaded study keeps the strategy and scheduler it was created
+    ``TPESampler(seed=rank)``), and ``create_study``'s with ``load_if_exists`` (``caller`` opens the
+    call the warning names) when the study exists: a loaded study keeps the strategy and scheduler it was created
     with, which the server runs for every worker. One that runs what the object stands for is
     accepted silently (its seed has no use: the study's seed was set by create_study); another
     is a UserWarning naming what the study runs and ``study.update`` to change it for every
@@ -372,11 +373,11 @@ def check_on_load(study: Study, sampler: Any, pruner: Any) -> None:
         except InvalidArgumentError:
             spec = None
         if spec is not None and _runs(spec, study.strategy, plugin_defaults(study, "strategy")):
-            log.debug("load_study(sampler=%s): '%s' runs %r already; the sampler's seed has no use here", _call(sampler), study.name, spec)
+            log.debug("%ssampler=%s): '%s' runs %r already; the sampler's seed has no use here", caller, _call(sampler), study.name, spec)
         else:
             change = f"to run it for every worker, study.update(strategy={spec!r})" if spec else "tuneport has no counterpart of it as given"
             warnings.warn(
-                f"load_study(sampler={_call(sampler)}): study '{study.name}' runs the strategy it was created with, "
+                f"{caller}sampler={_call(sampler)}): study '{study.name}' runs the strategy it was created with, "
                 f"{study.strategy!r}, for every worker; this sampler is not used ({change})",
                 UserWarning,
                 stacklevel=3,
@@ -392,7 +393,7 @@ def check_on_load(study: Study, sampler: Any, pruner: Any) -> None:
         if known and sched is not None and sched["name"] == "hyperband" and study.max_resource is not None:
             sched["options"].setdefault("max_resource", study.max_resource)  # the study's budget, as the server fills it
         if known and _runs(sched, study.scheduler, plugin_defaults(study, "scheduler")):
-            log.debug("load_study(pruner=%s): '%s' runs %r already", _call(pruner), study.name, sched)
+            log.debug("%spruner=%s): '%s' runs %r already", caller, _call(pruner), study.name, sched)
         else:
             change = (
                 f"to run it for every worker, study.update(scheduler={sched!r})"
@@ -400,7 +401,7 @@ def check_on_load(study: Study, sampler: Any, pruner: Any) -> None:
                 else "tuneport has no counterpart of it as given"
             )
             warnings.warn(
-                f"load_study(pruner={_call(pruner)}): study '{study.name}' runs the scheduler it was created with, "
+                f"{caller}pruner={_call(pruner)}): study '{study.name}' runs the scheduler it was created with, "
                 f"{study.scheduler!r}, for every worker; this pruner is not used ({change})",
                 UserWarning,
                 stacklevel=3,
