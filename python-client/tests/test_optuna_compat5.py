@@ -1,6 +1,6 @@
 """Optuna scripts moved over unchanged, fifth audit (values Optuna casts to float, off-grid steps,
 numpy choices, ``load_study``'s refusal hints, enqueued values between step points, telling a
-``FrozenTrial``): each case is a divergence found by running the same snippet with ``import optuna``
+``FrozenTrial``, refused as Optuna refuses it since 2026-12-08): each case is a divergence found by running the same snippet with ``import optuna``
 (Optuna 5.0, in memory) and with ``import tuneport as optuna``."""
 
 from __future__ import annotations
@@ -291,17 +291,26 @@ def test_an_enqueued_value_just_outside_the_range_is_drawn_anew_and_named_outsid
 # ---------------------------------------------------------------- 7. tell(frozen_trial, value)
 
 
-def test_tell_takes_a_frozen_trial_of_a_running_trial_and_refuses_other_objects_clearly(server: ServerProcess, name: str) -> None:
+def test_tell_refuses_a_frozen_trial_as_optuna_and_takes_its_number(server: ServerProcess, name: str) -> None:
     study = _study(server, name)
     study.ask()
     frozen = study.trials[0]
     assert frozen.state == "RUNNING"
-    told = study.tell(frozen, 1.0)
+    # Optuna 5.0's Study.tell takes a Trial or a trial number: a FrozenTrial is its TypeError
+    # (tuneport took it until the 2026-12-08 audit), with the number to pass instead.
+    with pytest.raises(TypeError, match=r"Trial must be a trial object or trial number \(got a FrozenTrial; pass its number, study.tell\(0, ...\)\)"):
+        study.tell(frozen, 1.0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="Trial must be a trial object or trial number"):
+        reference = optuna.create_study()
+        reference.ask()
+        reference.tell(reference.trials[0], 1.0)  # type: ignore[arg-type]
+    assert study.trials[0].state == "RUNNING"  # refused before anything was told
+    told = study.tell(frozen.number, 1.0)
     assert told.state == "COMPLETE" and study.trials[0].value == 1.0
-    # A snapshot of a finished trial: Optuna's ValueError, also when this client no longer holds it.
+    # A finished trial by number: Optuna's ValueError, also when this client no longer holds it.
     with pytest.raises(ValueError, match="Cannot tell a COMPLETE trial"):
-        study.tell(frozen, 2.0)
-    assert study.tell(frozen, 2.0, skip_if_finished=True).value == 1.0
+        study.tell(frozen.number, 2.0)
+    assert study.tell(frozen.number, 2.0, skip_if_finished=True).value == 1.0
     study.ask()
     assert study.tell(np.int64(1), 3.0).state == "COMPLETE"  # type: ignore[arg-type]  # a numpy trial number
     # A trial that does not exist: Optuna's ValueError.

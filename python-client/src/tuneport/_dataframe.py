@@ -50,9 +50,9 @@ def _attr(trial: FrozenTrial, attr: str) -> Any:
         # Optuna 5's constraints_<name> columns; the study keeps the values, not their names, so
         # they are numbered in the order they were told (constraints_0, constraints_1, ...).
         return dict(enumerate(trial.constraints or []))
-    raise ValueError(
-        f"unknown attribute {attr!r} for trials_dataframe; known: number, value, state, datetime_start, "
-        f"datetime_complete, duration, {', '.join(_NESTED)}"
+    raise AttributeError(  # Optuna's getattr(FrozenTrial, attr) raises it, in these words
+        f"'FrozenTrial' object has no attribute {attr!r} (trials_dataframe's attrs: number, value, state, datetime_start, "
+        f"datetime_complete, duration, {', '.join(_NESTED)})"
     )
 
 

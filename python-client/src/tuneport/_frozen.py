@@ -369,6 +369,30 @@ def _why_not_in(dist: Distribution, v: Any) -> tuple[str, bool]:
     return f"between the step points of {dist!r} (low + k·{step:g})", True
 
 
+def _check_enqueued_choice(where: str, name: str, dist: Distribution, fixed: Any) -> None:
+    """Optuna's ValueError for an enqueued value (``fixed``, ``_MISSING`` without one) that is not
+    one of a categorical parameter's choices: its ``suggest_categorical`` raises it (there is no
+    nearest choice to use), before anything is recorded. ``where`` names the trial.
+    @raises InvalidArgumentError (a ``ValueError``) with Optuna's message, then the name."""
+    if isinstance(dist, Categorical) and fixed is not _MISSING:
+        try:
+            dist.to_internal_repr(fixed)
+        except ValueError as exc:
+            raise InvalidArgumentError(f"{exc} (the enqueued value of '{name}' in {where}, as Optuna's suggest_categorical)", {"param": name}) from None
+
+
+def _replaced_message(where: str, name: str, dist: Distribution, fixed: Any, value: Any) -> str:
+    """The UserWarning for an enqueued value of a range the server did not use (``value`` instead),
+    as Optuna's "Fixed parameter ... is out of range". Between the step points the server used
+    the nearest one (trial-ops.ts `suggest`)."""
+    why, between = _why_not_in(dist, fixed)
+    used = f"the nearest step point, {value!r}, is used" if between else f"the strategy's value {value!r} is used instead"
+    return (
+        f"{where}: the enqueued value {fixed!r} of '{name}' is {why}; the server keeps "
+        f"a trial's values on their distribution, so {used} (Optuna evaluates an enqueued value as given)"
+    )
+
+
 def _check_compatible(name: str, old: Distribution, new: Distribution, *, whence: str = "was suggested from {old} in this trial") -> None:
     """Optuna's rule for suggesting a parameter again in the same trial: the same kind, the same
     log scale, the same categorical choices (another range is allowed: the first value is returned).

@@ -507,7 +507,7 @@ class Study:
 
     def tell(
         self,
-        trial: Trial | FrozenTrial | int,
+        trial: Trial | int,
         value: float | Sequence[float] | None = None,
         state: Literal["COMPLETE", "FAIL", "PRUNED"] | Enum | None = None,
         skip_if_finished: bool = False,
@@ -518,9 +518,8 @@ class Study:
         user_attrs: Mapping[str, Any] | None = None,
     ) -> FrozenTrial:
         """Finishes a trial this client asked for and returns it as told (Optuna's ``tell``, same
-        order of arguments: ``tell(trial, values, state, skip_if_finished)``). ``trial`` is the ``Trial``,
-        its number, or a ``FrozenTrial`` of it (from ``study.trials``); anything else is Optuna's
-        ``TypeError``. ``value`` is a number, or one per objective in
+        order of arguments: ``tell(trial, values, state, skip_if_finished)``). ``trial`` is the ``Trial`` or
+        its number, as in Optuna; anything else, a ``FrozenTrial`` too, is Optuna's ``TypeError``. ``value`` is a number, or one per objective in
         a multi-objective study (``values=`` is Optuna's name for the same); ``constraints`` go
         with a COMPLETE result (``c <= 0`` satisfied). ``state`` (a name, or a ``TrialState`` of
         tuneport or Optuna) defaults to COMPLETE when a value is given and FAIL otherwise; as in
@@ -1153,7 +1152,7 @@ def create_trial(
     ``study.add_trial`` (warm-starting a study with results obtained elsewhere). ``distributions``
     are tuneport's or Optuna's; unlike Optuna they may be left out for parameters the study
     declares. Its ``number`` is -1 until it is added. @raises ValueError as Optuna's does (value
-    and values both given, a COMPLETE trial without one, a value on a FAIL trial, params and
+    and values both given, a COMPLETE trial without one or with a NaN, a value on a FAIL trial, params and
     distributions naming different parameters, a value outside its distribution). ``constraints`` (Optuna 5's name → value, or a
     list; ``c <= 0`` satisfied) become the trial's ``constraints`` list, in order; without them a
     ``system_attrs["constraints"]`` sequence (where Optuna's ``constraints_func`` puts them) is used."""
@@ -1163,6 +1162,8 @@ def create_trial(
     told = [as_float(value)] if value is not None else None if values is None else [as_float(v) for v in values]
     if final == TrialState.COMPLETE and told is None:
         raise ValueError("values should be set for a complete trial.")
+    if final == TrialState.COMPLETE and any(math.isnan(v) for v in told or ()):
+        raise ValueError("values should not contain NaN.")  # Optuna's FrozenTrial._validate, here as there
     if final in (TrialState.FAIL, TrialState.WAITING, TrialState.RUNNING) and told is not None:
         raise ValueError(f"values should be None for a {'failed' if final == TrialState.FAIL else final.name.lower()} trial, but got {told}.")
     params = dict(params or {})
@@ -1244,12 +1245,14 @@ def _distribution_wire(d: Any) -> dict[str, Any]:
 
 
 def _trial_number(trial: Any) -> int:
-    """The number of the trial ``tell`` is given: a ``Trial``, a ``FrozenTrial`` (the snapshot
-    ``study.trials`` or a callback holds: its number names the running trial this client asked
-    for), or a trial number (an int, numpy's too). @raises TypeError, in Optuna's words, for
-    anything else."""
-    if isinstance(trial, (Trial, FrozenTrial)):
+    """The number of the trial ``tell`` is given: a ``Trial`` or a trial number (an int, numpy's
+    too), as Optuna 5.0's ``Study.tell`` takes. @raises TypeError, in Optuna's words, for anything
+    else, a ``FrozenTrial`` too (Optuna refuses the snapshot ``study.trials`` holds; its number is
+    the one to pass)."""
+    if isinstance(trial, Trial):
         return trial.number
+    if isinstance(trial, FrozenTrial):
+        raise TypeError(f"Trial must be a trial object or trial number (got a FrozenTrial; pass its number, study.tell({trial.number}, ...)).")
     if not isinstance(trial, bool):
         try:
             return operator.index(trial)

@@ -51,6 +51,8 @@ from ._frozen import (  # re-exported: FrozenTrial and its helpers were defined 
     _typed_value as _typed_value,
     _values_args as _values_args,
     _why_not_in as _why_not_in,
+    _check_enqueued_choice,
+    _replaced_message,
     checked_constraint as checked_constraint,
     constraint_order as constraint_order,
     is_trial_pruned as is_trial_pruned,
@@ -619,23 +621,16 @@ class Trial(_OptunaV2Suggest):
             if prev is not None:
                 _check_compatible(name, prev, dist, whence="is {old} in this trial")
             return self._params[name]
+        where = f"trial {self.number} of '{self.study.name}'"
+        fixed = (self.system_attrs.get("fixed_params") or {}).get(name, _MISSING)
+        _check_enqueued_choice(where, name, dist, fixed)
         remember_categorical(self.study.name, name, dist)
         value = _typed_value(self._call("suggest", {"name": name, "distribution": dist.to_wire()})["value"], dist)
-        fixed = (self.system_attrs.get("fixed_params") or {}).get(name, _MISSING)
         if fixed is not _MISSING and fixed != value:
             from ._client import _user_stacklevel  # (a cycle at import time)
 
-            why, between = _why_not_in(dist, fixed)
-            # Between the step points the server used the nearest one (trial-ops.ts `suggest`). A Python
-            # UserWarning, as Optuna's "Fixed parameter ... is out of range" (pytest.warns and
-            # filterwarnings("error") see it; a log record did not).
-            used = f"the nearest step point, {value!r}, is used" if between else f"the strategy's value {value!r} is used instead"
-            warnings.warn(
-                f"trial {self.number} of '{self.study.name}': the enqueued value {fixed!r} of '{name}' is {why}; the server keeps "
-                f"a trial's values on their distribution, so {used} (Optuna evaluates an enqueued value as given)",
-                UserWarning,
-                stacklevel=_user_stacklevel(),
-            )
+            # A Python UserWarning (pytest.warns and filterwarnings("error") see it; a log record did not).
+            warnings.warn(_replaced_message(where, name, dist, fixed, value), UserWarning, stacklevel=_user_stacklevel())
         first_here = name not in self._distributions
         self._params[name] = value
         # A repeat returns the first value, so the first distribution stays the one it came from (Optuna).
