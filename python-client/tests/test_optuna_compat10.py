@@ -63,3 +63,13 @@ def test_trials_dataframe_with_an_unknown_attribute_is_optunas_attribute_error(s
         with pytest.raises(AttributeError, match=r"^'FrozenTrial' object has no attribute 'bogus'"):
             study.trials_dataframe(attrs=("number", "bogus"))
         assert list(study.trials_dataframe(attrs=("number", "value")).columns) == ["number", "value"], lib.__name__
+
+
+def test_trials_dataframe_does_not_say_a_frozen_trial_lacks_an_attribute_it_has(server: ServerProcess, name: str) -> None:
+    # last_step is a FrozenTrial attribute in both libraries (Optuna's frame shows it); tuneport's
+    # frame has no column for it, which its error says, rather than "object has no attribute".
+    study = tp.create_study(storage=server.endpoint, study_name=name)
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+    assert hasattr(study.trials[0], "last_step")
+    with pytest.raises(AttributeError, match=r"^trials_dataframe has no column for FrozenTrial\.last_step \(trials_dataframe's attrs: number"):
+        study.trials_dataframe(attrs=("number", "last_step"))

@@ -50,10 +50,11 @@ def _attr(trial: FrozenTrial, attr: str) -> Any:
         # Optuna 5's constraints_<name> columns; the study keeps the values, not their names, so
         # they are numbered in the order they were told (constraints_0, constraints_1, ...).
         return dict(enumerate(trial.constraints or []))
-    raise AttributeError(  # Optuna's getattr(FrozenTrial, attr) raises it, in these words
-        f"'FrozenTrial' object has no attribute {attr!r} (trials_dataframe's attrs: number, value, state, datetime_start, "
-        f"datetime_complete, duration, {', '.join(_NESTED)})"
-    )
+    known = f"trials_dataframe's attrs: number, value, state, datetime_start, datetime_complete, duration, {', '.join(_NESTED)}"
+    if hasattr(trial, attr):
+        # One the trial has (last_step, distributions: Optuna's frame shows them): not "no attribute".
+        raise AttributeError(f"trials_dataframe has no column for FrozenTrial.{attr} ({known})")
+    raise AttributeError(f"'FrozenTrial' object has no attribute {attr!r} ({known})")  # Optuna's getattr(FrozenTrial, attr), in its words
 
 
 def _timestamp(epoch_s: float | None) -> datetime | None:
