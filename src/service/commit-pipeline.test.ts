@@ -72,7 +72,7 @@ describe("CommitPipeline.visible", () => {
     await expect(pipeline.visible("c")).resolves.toBe("c");
     expect(s.knowsReply("c")).toBe(true);
     await pipeline.drain();
-  }, 30_000);
+  });
 
   it("answers the waiters of a batch opened behind a held one at once too, and commits both, in order, once space is back", async () => {
     const { storage: s, full } = storage();
@@ -108,7 +108,7 @@ describe("CommitPipeline.visible", () => {
     expect(committedIds).toEqual(["a", "b"]);
     expect([s.knowsReply("a"), s.knowsReply("b")]).toEqual([true, true]);
     await pipeline.drain();
-  }, 30_000);
+  });
 
   it("answers a change set of a study lost before its commit UNAVAILABLE, unwritten, and commits the rest of its batch", async () => {
     const { storage: s } = storage();

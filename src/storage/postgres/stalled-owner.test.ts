@@ -95,7 +95,7 @@ describe("a server stalled inside a commit's transaction", () => {
     // A's pool works on: the broken connection was dropped, not handed out again.
     await a.commit([{ kind: "insert-trial", trial: storedTrial(9, 0) }]);
     expect((await b.loadTrials(1)).map((t) => t.id)).toEqual([9]);
-  }, 30_000);
+  });
 
   it("holds off another server's takeover of its study for one idle timeout, not for as long as it is stalled; its batch never commits", async () => {
     const url = backend.location();
@@ -121,7 +121,7 @@ describe("a server stalled inside a commit's transaction", () => {
     stall.resume();
     await expect(batch).rejects.toThrow();
     expect(await b.loadTrials(1)).toEqual([]);
-  }, 30_000);
+  });
 
   it("does its own work on a batch before the transaction, not between its statements (an import of many intermediate values)", async () => {
     // Between two statements only PostgreSQL's idle-in-transaction clock runs. The driver turned
@@ -215,7 +215,7 @@ describe("a server stalled inside a commit's transaction", () => {
       await older.query("ROLLBACK");
       older.release();
     }
-  }, 30_000);
+  });
 
   it("sets the timeout inside its transactions only: nothing extra at connect, which poolers such as PgBouncer refuse", async () => {
     const url = backend.location();

@@ -114,7 +114,7 @@ describe("an HTTP door's connection limits", () => {
     release();
     const answers = await Promise.all(owed.map((s) => new Promise<string>((resolve) => s.once("data", (d: Buffer) => resolve(d.toString())))));
     for (const a of answers) expect(a).toMatch(/^HTTP\/1.1 200/);
-  }, 20_000);
+  });
 
   it("when the door is full, takes an idle place from another address when the busiest holds none", async () => {
     const port = await open(3, 60_000);
@@ -124,7 +124,7 @@ describe("an HTTP door's connection limits", () => {
     expect(await get(port)).toBe("200 ok");
     await closed(idle);
     expect(owed.every((s) => !s.destroyed)).toBe(true);
-  }, 20_000);
+  });
 
   it("beyond one address's share, closes that address's oldest connection owed nothing, never another address's", async () => {
     // On loopback every local client is 127.0.0.1: one process's half-sent requests filled the
@@ -146,7 +146,7 @@ describe("an HTTP door's connection limits", () => {
     other.write("\r\n");
     const answer = await new Promise<string>((resolve) => other.once("data", (d: Buffer) => resolve(d.toString())));
     expect(answer).toMatch(/^HTTP\/1.1 200/);
-  }, 20_000);
+  });
 
   it("gives a trusted proxy's address no share of its own (every user of the proxy is that address), and still holds another address to its share", async () => {
     const port = await open(10, 60_000, undefined, 2, undefined, ["127.0.0.3"]);
@@ -160,7 +160,7 @@ describe("an HTTP door's connection limits", () => {
     release();
     const answers = await Promise.all(proxied.map((s) => new Promise<string>((resolve) => s.once("data", (d: Buffer) => resolve(d.toString())))));
     for (const a of answers) expect(a).toMatch(/^HTTP\/1.1 200/);
-  }, 20_000);
+  });
 
   it("answers a connection's pipelined requests one after another, and closes one that pipelines more than MAX_PIPELINED", async () => {
     // Node called the handler for every request it had read at once: 100 connections that pipelined
@@ -183,7 +183,7 @@ describe("an HTTP door's connection limits", () => {
     await closed(flood);
     expect(door?.pipelineClosed).toBe(1);
     expect(await get(port)).toBe("200 ok");
-  }, 20_000);
+  });
 
   it("parses nothing of a connection it closed for pipelining beyond the piece that closed it", async () => {
     // Node parsed all it had read (64 KiB) at once: a closed connection's 1,800 pipelined requests
@@ -197,7 +197,7 @@ describe("an HTTP door's connection limits", () => {
     expect(door?.requestsParsed).toBeGreaterThan(MAX_PIPELINED);
     expect(door?.requestsParsed).toBeLessThanOrEqual(MAX_PIPELINED + 2 + Math.ceil(PARSE_SLICE_BYTES / one.length));
     expect(await get(port)).toBe("200 ok");
-  }, 20_000);
+  });
 
   it("still reads a big body whole and a client's requests one after another, a piece at a time", async () => {
     const port = await open(10, 60_000);
@@ -217,7 +217,7 @@ describe("an HTTP door's connection limits", () => {
     piped.on("data", (d: Buffer) => (text += d.toString()));
     while (text.split("HTTP/1.1 200").length <= MAX_PIPELINED) await new Promise((r) => setTimeout(r, 5));
     expect(piped.destroyed).toBe(false);
-  }, 20_000);
+  });
 
   it("closes a connection whose client takes none of its answer, and keeps one whose answer is merely slow to come", async () => {
     // Connections owed an answer are never evicted: 384 clients asking for big answers and reading
@@ -237,14 +237,14 @@ describe("an HTTP door's connection limits", () => {
     release();
     const late = await new Promise<string>((resolve) => owed.once("data", (d: Buffer) => resolve(d.toString())));
     expect(late).toMatch(/^HTTP\/1.1 200/);
-  }, 20_000);
+  });
 
   it("closes a connection that never finishes its headers", async () => {
     const port = await open(10, 500);
     const slow = await partial(port);
     await closed(slow);
     expect(await get(port)).toBe("200 ok");
-  }, 20_000);
+  });
 
   it("closes a connection whose body never ends (it was held for Node's 300 s)", async () => {
     const port = await open(10, 500, 500);
@@ -262,7 +262,7 @@ describe("an HTTP door's connection limits", () => {
     await closed(slow);
     clearInterval(drip);
     expect(await get(port)).toBe("200 ok");
-  }, 20_000);
+  });
 
   it("answers 500 when its handler throws after reading the body (Node has destroyed the request by then: it was taken for a client gone)", async () => {
     door = new HttpDoor({
@@ -327,6 +327,6 @@ describe("an HTTP door's connection limits", () => {
     expect((await Promise.all(Array.from({ length: 30 }, () => one("127.0.0.20")))).filter((r) => r === "answered").length).toBe(10);
     expect(door.throttledConnections).toBe(40);
     expect(await one("127.0.0.2")).toBe("closed");
-  }, 20_000);
+  });
 });
 

@@ -112,7 +112,7 @@ describe("wait_for_progress", () => {
     const stopped = await call("wait_for_progress", { study: "q", timeout_s: 50 });
     expect(sc(stopped).stuck).toBe(true);
     expect(textOf(stopped)).toMatch(/not handed out because the study is stopped/);
-  }, 30_000);
+  });
 
   it("a cancelled wait frees its place among the concurrent waits at once", async () => {
     await service.execute("create_study", { name: "w", space: { x: { type: "float", low: 0, high: 1 } }, strategy: "random" });
@@ -134,7 +134,7 @@ describe("wait_for_progress", () => {
       await new Promise((r) => setTimeout(r, 20));
     }
     expect(next?.isError, textOf(next as CallToolResult)).toBeFalsy();
-  }, 45_000);
+  });
 });
 
 describe("trials without a value", () => {

@@ -74,7 +74,7 @@ describe("MCP over HTTP: request ids", () => {
     // Answered, the id is free again.
     const later = await post({ jsonrpc: "2.0", id: 7, method: "ping" }, sid);
     expect(messages(await later.text())).toEqual([{ jsonrpc: "2.0", id: 7, result: {} }]);
-  }, 20_000);
+  });
 
   it("refuses a batch in which two requests share an id (one of them got no answer)", async () => {
     const sid = await session();

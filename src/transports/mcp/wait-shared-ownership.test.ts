@@ -91,4 +91,4 @@ it("a wait on a study this server loses ends then, naming the new owner, not at 
   const err = await waiting;
   expect(err.code).toBe("UNAVAILABLE");
   expect(err.data).toMatchObject({ reason: "moved", endpoint: "tcp://b:1" });
-}, 40_000);
+});

@@ -72,7 +72,7 @@ describe("fair dispatch between clients", () => {
     await aDone;
     // A's own requests started (and here, being alike, finished) in the order it sent them.
     expect(aReplies).toEqual(Array.from({ length: N }, (_, i) => `a${i}`));
-  }, 20_000);
+  });
 
   it("answers at a stop the requests still waiting for their turn (they count as in flight)", async () => {
     const storage = new SqliteStorage({ path: ":memory:" });
