@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -208,3 +209,15 @@ def test_a_hurried_request_does_not_wait_for_a_study_changing_hands(endpoints: i
                 client._call("get_study", {"study": "s"})  # noqa: SLF001
             again = [m for m in first.received + second.received if m["op"] == "get_study"][1:]
             assert len(again) > 1 and len({m["id"] for m in again}) == 1
+
+
+def test_the_soak_finds_an_owner_slower_to_answer_than_one_probe() -> None:
+    """The soak picks its victim by asking who serves the study; on a loaded machine the owner's
+    answer can take longer than one 0.5 s probe, and the soak then skipped the kill ("no owner
+    found"): its victim is now asked with room to answer, and again until one does."""
+    def slow_owner(msg: dict[str, Any]) -> dict[str, Any]:
+        time.sleep(1.0)
+        return ok(msg, {"name": "soak"})
+
+    with FakeServer(slow_owner) as owner:
+        assert _soak().find_victim([owner.endpoint], limit_s=60) == owner.endpoint
