@@ -200,8 +200,11 @@ export interface Reply {
  * A loopback TCP port that was free a moment ago, below the kernel's ephemeral range. It is released
  * before the caller's process binds it: a port of the ephemeral range could meanwhile be handed to
  * any outgoing connection (a clean-clone run once failed so, EADDRINUSE), one below it only to
- * another explicit bind of that number. Falls back to a port the kernel picks when the range leaves
- * no room below it.
+ * another explicit bind of that number. `TUNEPORT_TEST_PORTS=LO-HI` keeps it to that band (`make
+ * test` gives this half one and the Python half, running beside it, another, so neither binds a port
+ * the other has just picked; python-client/tests/conftest.py reads the same variable). Without it,
+ * [20000, ephemeral low), falling back to a port the kernel picks when that leaves no room.
+ * @throws when the band has no free port
  */
 export async function freePort(): Promise<number> {
   const { createServer } = await import("node:net");
@@ -214,15 +217,34 @@ export async function freePort(): Promise<number> {
         srv.close(() => resolve(bound));
       });
     });
-  const low = ephemeralLow();
-  const first = 20_000;
-  for (let attempt = 0; low - first >= 1000 && attempt < 100; attempt++) {
-    const port = await probe(first + Math.floor(Math.random() * (low - first)));
+  const [first, end] = portBand();
+  const explicit = Boolean(process.env.TUNEPORT_TEST_PORTS);
+  // As conftest.py's free_port: 100 random draws from a wide band, every port of a narrow one.
+  const candidates = end - first >= 1000 ? Array.from({ length: 100 }, () => first + Math.floor(Math.random() * (end - first))) : shuffled(first, end);
+  for (const candidate of explicit ? candidates : [...candidates, 0]) {
+    const port = await probe(candidate);
     if (port !== null) return port;
   }
-  const port = await probe(0);
-  if (port === null) throw new Error("no free loopback port");
-  return port;
+  throw new Error(`no free loopback port${explicit ? ` in TUNEPORT_TEST_PORTS=${process.env.TUNEPORT_TEST_PORTS}` : ""}`);
+}
+
+/** [first, end) of the ports `freePort` draws from: TUNEPORT_TEST_PORTS ("LO-HI") or [20000, ephemeral low). */
+function portBand(): [number, number] {
+  const band = process.env.TUNEPORT_TEST_PORTS;
+  if (!band) return [20_000, ephemeralLow()];
+  const [lo, hi] = band.split("-").map(Number);
+  if (!Number.isInteger(lo) || !Number.isInteger(hi) || lo! < 1 || hi! < lo! || hi! > 65_535) throw new Error(`TUNEPORT_TEST_PORTS=${band}: expected LO-HI`);
+  return [lo!, hi! + 1];
+}
+
+/** The ports of [first, end) in a random order. */
+function shuffled(first: number, end: number): number[] {
+  const ports = Array.from({ length: Math.max(0, end - first) }, (_, i) => first + i);
+  for (let i = ports.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [ports[i], ports[j]] = [ports[j]!, ports[i]!];
+  }
+  return ports;
 }
 
 /** The first port of the kernel's ephemeral range (Linux; 32768 where it cannot be read). */

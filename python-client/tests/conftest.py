@@ -35,15 +35,17 @@ def _ephemeral_low() -> int:
 
 
 def _port_band() -> tuple[int, int]:
-    """This process's share of [20000, ephemeral low): under pytest-xdist (`make test-py` runs two
-    workers) each worker draws from its own band, so one worker never takes a port that another has
-    just freed for its server to bind (or to restart on)."""
+    """This process's share of its band of ports: ``TUNEPORT_TEST_PORTS`` ("62200-62299") when set,
+    else [20000, ephemeral low). Processes sharing a machine each keep to their own band (`make test`
+    gives the Python half one and the TypeScript half, running beside it, another); under
+    pytest-xdist (`make test-py` runs two workers) each worker draws from its own part of it, so one
+    worker never takes a port that another has just freed for its server to bind (or to restart on)."""
     band = os.environ.get("TUNEPORT_TEST_PORTS", "")
     if band:
-        # An explicit band ("62200-62299"): processes sharing a machine each keep to their own.
         lo, _, hi = band.partition("-")
-        return int(lo), int(hi) + 1
-    first, low = 20000, _ephemeral_low()
+        first, low = int(lo), int(hi) + 1
+    else:
+        first, low = 20000, _ephemeral_low()
     worker, count = os.environ.get("PYTEST_XDIST_WORKER", ""), os.environ.get("PYTEST_XDIST_WORKER_COUNT", "")
     if worker.startswith("gw") and worker[2:].isdigit() and count.isdigit() and int(count) > 1:
         span = (low - first) // int(count)
