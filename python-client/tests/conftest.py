@@ -43,12 +43,17 @@ def _port_band() -> tuple[int, int]:
     band = os.environ.get("TUNEPORT_TEST_PORTS", "")
     if band:
         lo, _, hi = band.partition("-")
+        if not (lo.isdigit() and hi.isdigit() and 1 <= int(lo) <= int(hi) <= 65535):
+            raise ValueError(f"TUNEPORT_TEST_PORTS={band}: expected LO-HI")
         first, low = int(lo), int(hi) + 1
     else:
         first, low = 20000, _ephemeral_low()
     worker, count = os.environ.get("PYTEST_XDIST_WORKER", ""), os.environ.get("PYTEST_XDIST_WORKER_COUNT", "")
     if worker.startswith("gw") and worker[2:].isdigit() and count.isdigit() and int(count) > 1:
         span = (low - first) // int(count)
+        if band and span < 1:
+            # Each worker's share would be empty, and every free_port "no free loopback port".
+            raise ValueError(f"TUNEPORT_TEST_PORTS={band}: fewer ports than the {count} pytest-xdist workers")
         first += int(worker[2:]) * span
         low = first + span
     return first, low
@@ -70,7 +75,7 @@ def free_port() -> int:
                 continue
             port: int = s.getsockname()[1]
             return port
-    raise RuntimeError("no free loopback port")
+    raise RuntimeError(f"no free loopback port in [{first}, {low})")
 
 
 

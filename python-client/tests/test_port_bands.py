@@ -31,3 +31,18 @@ def test_free_port_keeps_to_the_band_and_never_leaves_it(monkeypatch: pytest.Mon
         monkeypatch.setenv("TUNEPORT_TEST_PORTS", f"{low}-{low}")
         with pytest.raises(RuntimeError, match="no free loopback port"):
             free_port()
+
+
+def test_a_band_too_narrow_to_split_or_malformed_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One port between two workers left each an empty share, and every test then failed with "no free
+    loopback port"; a band written backwards failed inside `random.sample`."""
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "2")
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw1")
+    monkeypatch.setenv("TUNEPORT_TEST_PORTS", "40000-40000")
+    with pytest.raises(ValueError, match="TUNEPORT_TEST_PORTS=40000-40000: fewer ports than the 2 pytest-xdist workers"):
+        _port_band()
+    monkeypatch.setenv("TUNEPORT_TEST_PORTS", "40001-40000")
+    with pytest.raises(ValueError, match="TUNEPORT_TEST_PORTS=40001-40000: expected LO-HI"):
+        _port_band()
+    monkeypatch.setenv("TUNEPORT_TEST_PORTS", "40000-40001")
+    assert _port_band() == (40001, 40002)  # gw1 of the narrowest band that splits: one port each
