@@ -200,10 +200,11 @@ export interface Reply {
  * A loopback TCP port that was free a moment ago, below the kernel's ephemeral range. It is released
  * before the caller's process binds it: a port of the ephemeral range could meanwhile be handed to
  * any outgoing connection (a clean-clone run once failed so, EADDRINUSE), one below it only to
- * another explicit bind of that number. `TUNEPORT_TEST_PORTS=LO-HI` keeps it to that band (`make
- * test` gives this half one and the Python half, running beside it, another, so neither binds a port
- * the other has just picked; python-client/tests/conftest.py reads the same variable). Without it,
- * [20000, ephemeral low), falling back to a port the kernel picks when that leaves no room.
+ * another explicit bind of that number. `TUNEPORT_TEST_PORTS=LO-HI` keeps it to that band, so that
+ * test runs sharing a machine can each keep to their own (python-client/tests/conftest.py reads the
+ * same variable; `make test` sets none, and vitest's workers share the band: they are not given parts
+ * of it as pytest-xdist's are). Without it, [20000, ephemeral low), falling back to a port the kernel
+ * picks when that leaves no room.
  * @throws when the band has no free port
  */
 export async function freePort(): Promise<number> {

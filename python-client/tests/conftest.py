@@ -36,8 +36,8 @@ def _ephemeral_low() -> int:
 
 def _port_band() -> tuple[int, int]:
     """This process's share of its band of ports: ``TUNEPORT_TEST_PORTS`` ("62200-62299") when set,
-    else [20000, ephemeral low). Processes sharing a machine each keep to their own band (`make test`
-    gives the Python half one and the TypeScript half, running beside it, another); under
+    else [20000, ephemeral low). Test runs sharing a machine can each keep to their own band
+    (test/helpers.ts' ``freePort`` reads the same variable; `make test` sets none); under
     pytest-xdist (`make test-py` runs two workers) each worker draws from its own part of it, so one
     worker never takes a port that another has just freed for its server to bind (or to restart on)."""
     band = os.environ.get("TUNEPORT_TEST_PORTS", "")

@@ -1,5 +1,5 @@
-"""`make test` runs the Python half beside the TypeScript half, each on a band of ports of its own
-(TUNEPORT_TEST_PORTS, scripts/test-halves.sh): `free_port` keeps to the band it is given and splits it
+"""Test runs sharing a machine can each keep to a band of ports of their own (TUNEPORT_TEST_PORTS, read
+here and by test/helpers.ts' `freePort`): `free_port` keeps to the band it is given and splits it
 between pytest-xdist's workers, as it splits the default band."""
 
 from __future__ import annotations
