@@ -36,6 +36,10 @@ from tuneport._protocol import Channel, make_request
 ROOT = Path(__file__).resolve().parent.parent
 CLI = ROOT / "dist" / "cli" / "main.js"
 STUDY = "soak"
+#: How long the soak waits for a server it started to answer `hello`: a bound on a hang, not a
+#: timing. At load ~25 three servers started together did not answer within the client's 30 s
+#: outage budget, and the soak failed at its first request.
+START_LIMIT_S = 600.0
 
 
 def start_postgres(durable: bool = False) -> tuple[subprocess.Popen[str], str]:
@@ -74,11 +78,33 @@ class Server:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        """Starts the server and returns once it answers `hello` (``wait_serving``)."""
+        self.spawn()
+        self.wait_serving()
+
+    def spawn(self) -> None:
         self.proc = subprocess.Popen(
             ["node", str(CLI), "serve", "--storage", self.url, "--bind", self.endpoint,
              "--ownership-ttl", str(self.ttl), "--log-level", "warn", "--lease-ttl", "60"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
+
+    def wait_serving(self, limit_s: float = START_LIMIT_S) -> None:
+        """Returns once the server answers `hello`, asked with 5 s to answer and again until it does.
+        @raises RuntimeError when it exits first, or after ``limit_s`` (a hang)."""
+        assert self.proc is not None
+        t0 = time.monotonic()
+        while True:
+            code = self.proc.poll()
+            if code is not None:
+                raise RuntimeError(f"the server on {self.endpoint} exited with {code} before answering hello")
+            try:
+                with tp.connect(self.endpoint, timeout=5.0, retries=0, connect_timeout=5.0,
+                                outage_budget_s=5.0, heartbeat=False):
+                    return
+            except tp.TimeoutError:
+                if time.monotonic() - t0 > limit_s:
+                    raise RuntimeError(f"the server on {self.endpoint} did not answer hello in {limit_s:.0f} s") from None
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -191,8 +217,12 @@ def run(*, servers: int, workers: int, kills: int, ownership_ttl: float, interva
     threads: list[threading.Thread] = []
     takeovers: list[float | None] = []
     try:
+        # All started at once, then each waited for: at load ~25 none answered within the admin
+        # client's outage budget (30 s) after its start.
         for s in procs:
-            s.start()
+            s.spawn()
+        for s in procs:
+            s.wait_serving()
         with tp.connect(endpoints, timeout=5.0, retries=20) as admin:
             admin.create_study(
                 STUDY, strategy="grid", direction="minimize",
@@ -216,17 +246,15 @@ def run(*, servers: int, workers: int, kills: int, ownership_ttl: float, interva
                   f"{len(tally.acknowledged)} tells acknowledged", file=log)
             victim.start()
         time.sleep(interval_s)
+        stop_workers(stop, threads)
+        verdict = check(endpoints, tally)
     finally:
-        stop.set()
-        for t in threads:
-            t.join(timeout=120)
-        verdict: dict[str, Any] = {}
-        try:
-            verdict = check(endpoints, tally)
-        finally:
-            for s in procs:
-                s.stop()
-            stop_postgres(pg)
+        # Checked only when the run got this far: after a failure (a server that did not start), the
+        # check's NOT_FOUND took the place of the error that said why.
+        stop_workers(stop, threads)
+        for s in procs:
+            s.stop()
+        stop_postgres(pg)
     measured = [t for t in takeovers if t is not None]
     return {
         "servers": servers,
@@ -241,6 +269,12 @@ def run(*, servers: int, workers: int, kills: int, ownership_ttl: float, interva
         "lease_lost": tally.lease_lost,
         "client_errors": dict(tally.errors),
     }
+
+
+def stop_workers(stop: threading.Event, threads: list[threading.Thread]) -> None:
+    stop.set()
+    for t in threads:
+        t.join(timeout=120)
 
 
 def check(endpoints: list[str], tally: Tally) -> dict[str, Any]:

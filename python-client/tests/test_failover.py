@@ -7,9 +7,11 @@ from __future__ import annotations
 import importlib.util
 import io
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from types import ModuleType
@@ -18,6 +20,7 @@ from typing import Any
 import pytest
 
 import tuneport as tp
+from tuneport._protocol import DEFAULT_OUTAGE_BUDGET_S
 
 from conftest import SERVER_MAIN, FakeServer, _port_band, err, free_port, ok
 
@@ -221,3 +224,51 @@ def test_the_soak_finds_an_owner_slower_to_answer_than_one_probe() -> None:
 
     with FakeServer(slow_owner) as owner:
         assert _soak().find_victim([owner.endpoint], limit_s=60) == owner.endpoint
+
+
+def _resume(proc: subprocess.Popen[bytes], resumed: list[int]) -> None:
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGCONT)
+        resumed.append(proc.pid)
+
+
+def test_the_soak_waits_for_its_servers_to_answer_hello_after_their_start() -> None:
+    """At load ~25 the soak's servers did not answer ``hello`` within the admin client's outage budget
+    (30 s) after their start: its create_study failed, and the check after it with NOT_FOUND. The
+    soak now waits for each server to answer (a bound on a hang of minutes); here its server is
+    stopped (SIGSTOP) from its start for longer than that budget, then resumed."""
+    soak = _soak()
+    spawn = soak.Server.spawn
+    timers: list[tuple[threading.Timer, subprocess.Popen[bytes]]] = []
+    resumed: list[int] = []
+
+    def stopped_spawn(server: Any) -> None:
+        spawn(server)
+        os.kill(server.proc.pid, signal.SIGSTOP)
+        timer = threading.Timer(DEFAULT_OUTAGE_BUDGET_S + 10, _resume, args=(server.proc, resumed))
+        timer.start()
+        timers.append((timer, server.proc))
+
+    soak.Server.spawn = stopped_spawn  # this module's own copy (_soak loads a fresh one)
+    try:
+        result = soak.run(servers=1, workers=2, kills=0, ownership_ttl=1.0, interval_s=2.0, grid=20,
+                          base_port=free_port(), timeout=0.5, log=io.StringIO())
+    finally:
+        for timer, proc in timers:
+            timer.cancel()
+            _resume(proc, [])
+    assert len(resumed) == 1  # the server was resumed by the timer, after the budget, not here
+    assert result["missing"] == 0 and result["duplicates"] == 0
+    assert result["trials"] >= result["acknowledged_tells"]
+
+
+def test_a_soak_server_that_exits_at_start_is_named_not_hidden_by_the_check() -> None:
+    """A server that exits at its start (its port taken) fails the soak with that said; the check
+    after it, on a study never created, raised NOT_FOUND (or a timeout) in its place."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", free_port()))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(RuntimeError, match=f"server on tcp://127.0.0.1:{port} exited"):
+            _soak().run(servers=1, workers=1, kills=0, ownership_ttl=1.0, interval_s=1.0, grid=10,
+                        base_port=port, timeout=0.5, log=io.StringIO())
