@@ -34,6 +34,7 @@ import { join } from "node:path";
 import { CASE_SPACES, SCHEDULERS, STRATEGIES, VALUE_MODES, inSpace, rawReplyClient, seeded } from "./hostile-sweep-cases.mjs";
 import { LEASE_PAUSE_MS, caseExtras, extraTrials } from "./hostile-sweep-extras.mjs";
 import { FOCUS_NAMES, focusCase } from "./hostile-sweep-focus.mjs";
+import { hostileImport, plotStudy } from "./hostile-sweep-plots.mjs";
 import { freePort, listening } from "./serve-process.mjs";
 
 const arg = (name, dflt) => {
@@ -52,9 +53,10 @@ const verbose = process.argv.includes("--verbose");
 const extras = !process.argv.includes("--no-extras");
 
 const dir = mkdtempSync(join(tmpdir(), "hostile-sweep-"));
+const db = join(dir, "sweep.db");
 const port = await freePort();
 const endpoint = `tcp://127.0.0.1:${port}`;
-const proc = spawn(process.execPath, ["dist/cli/main.js", "serve", "--storage", join(dir, "sweep.db"), "--bind", endpoint, "--log-format", "json"], {
+const proc = spawn(process.execPath, ["dist/cli/main.js", "serve", "--storage", db, "--bind", endpoint, "--log-format", "json"], {
   stdio: ["ignore", "pipe", "pipe"],
 });
 let stderr = "";
@@ -155,6 +157,8 @@ async function runCase(k) {
     lease_ttl_s: 600, // slow asks at the options' extremes must not expire the pending trials' leases
     ...(scheduler ? { max_resource: fc?.maxResource ?? 1e6 } : {}),
   });
+  // With --plots, a study recorded at the double's ends and every chart that applies to it.
+  if (plots) await plotCase(ctx, tally, k);
   if (!create?.ok) return;
   tally.created++;
   const stored = create.result.study.space; // normalised (an int high lowered onto its step)
@@ -254,13 +258,40 @@ async function runCase(k) {
   for (const [op, args] of reads) {
     const r = await req(ctx, tally, op, args);
     if (r && !r.ok && op !== "best_trials" && op !== "plot") fail(ctx, `read ${op} refused: ${r.error.code} ${r.error.message}`);
+    plotRefusal(ctx, op, args, r);
     // Every value stored, whoever sent it (enqueue, add_trial, suggest, a plug-in), inside its trial's distribution exactly.
     if (r?.ok && op === "trials" && !listed) {
       listed = true;
       for (const t of r.result.trials) checkParams(ctx, t.distributions, t.params, `stored #${t.number}`);
     }
   }
+  // Every 8th case (every 4th with --plots) goes out with export_study and back in with `tuneport
+  // import` (a database of its own), as it was or tampered with; what was imported must read and draw.
+  if (k % (plots ? 4 : 8) === 0) {
+    const imp = await hostileImport(seed, k, (op, args) => req(ctx, tally, op, args), name, nObj, dir);
+    for (const f of imp.failures) fail(ctx, f);
+    const key = imp.imported ? "import:ok" : "import:refused";
+    tally.errors[key] = (tally.errors[key] ?? 0) + 1;
+  }
   if (!keep) await req(ctx, tally, "delete_study", { study: name });
+}
+
+/** plotStudy's study of case `k` (hostile-sweep-plots.mjs), every chart of it, then its deletion. */
+async function plotCase(ctx, tally, k) {
+  const ps = await plotStudy(seed, k, (op, args) => req(ctx, tally, op, args));
+  for (const args of ps.requests) plotRefusal(ctx, "plot", args, await req(ctx, tally, "plot", args));
+  if (ps.requests.length) tally.errors["plot-study:created"] = (tally.errors["plot-study:created"] ?? 0) + 1;
+  if (!keep && ps.requests.length) await req(ctx, tally, "delete_study", { study: ps.name });
+}
+
+/**
+ * A chart refused "cannot be drawn" is a failure: the study's stored values are legal (the server
+ * accepted them), so its charts must draw. Other refusals (no trial to draw, a kind that does not
+ * apply) are the server's to make.
+ */
+function plotRefusal(ctx, op, args, r) {
+  if (op === "plot" && r && !r.ok && r.error.code === "INVALID_ARGUMENT" && /cannot be drawn/.test(r.error.message))
+    fail(ctx, `plot ${JSON.stringify(args)} of stored values refused: ${r.error.message}`);
 }
 
 /** The options of `strategy`, at their declared extremes now and then. */
