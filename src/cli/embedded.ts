@@ -16,6 +16,7 @@ import { WorkerRunner } from "../service/worker-runner.js";
 import { PgOwnershipStore } from "../storage/postgres/pg-ownership.js";
 import { isPostgresUrl } from "../storage/postgres/url.js";
 import { type Durability, SqliteStorage } from "../storage/sqlite/sqlite-storage.js";
+import { DEFAULT_MAX_STORED_REPLIES } from "../storage/sqlite/reply-index.js";
 import type { Storage } from "../storage/storage.js";
 
 export interface Embedded {
@@ -50,6 +51,8 @@ export interface EmbeddedOptions {
   readonly maxIntermediate?: number;
   /** The largest reply a change may have (StudyServiceOptions.maxReplyBytes). */
   readonly maxReplyBytes?: number;
+  /** Stored replies a SQLite writer keeps at most (SqliteStorageOptions.maxStoredReplies). */
+  readonly maxStoredReplies?: number;
   /** Strategies and schedulers beyond the built-ins (`--plugins`, plugin-module.ts). */
   readonly plugins?: PluginModule;
 }
@@ -92,7 +95,7 @@ export async function openEmbedded(logger: Logger, opts: EmbeddedOptions): Promi
       return null;
     }
   } else {
-    const sqlite = openSqliteWriter(opts.path, opts.durability ?? "process");
+    const sqlite = openSqliteWriter(opts.path, opts.durability ?? "process", logger, opts.maxStoredReplies);
     if (sqlite.tightenedFiles.length > 0)
       logger.warn({ files: sqlite.tightenedFiles }, "storage files were readable by group or others; set to 0600 (they hold results and lease tokens)");
     storage = sqlite;
@@ -174,9 +177,15 @@ export async function warmStudyPlots(service: StudyService, logger: Logger): Pro
  * the same file (an agent's configuration written from the README) said only "in use by another
  * tuneport process (pid N); one server per database file". @throws TuneportError UNAVAILABLE
  */
-function openSqliteWriter(path: string, durability: Durability): SqliteStorage {
+function openSqliteWriter(path: string, durability: Durability, logger: Logger, maxStoredReplies = DEFAULT_MAX_STORED_REPLIES): SqliteStorage {
+  // Each drop is logged: with the default bound, once per 62,500 mutations past a million in 24 h.
+  const onRepliesDropped = (dropped: number, kept: number) =>
+    logger.warn(
+      { dropped, stored_replies: kept, max_stored_replies: maxStoredReplies },
+      "stored replies over --max-stored-replies: the oldest dropped before their 24 h (a resend of one of them runs again)",
+    );
   try {
-    return new SqliteStorage({ path, durability });
+    return new SqliteStorage({ path, durability, maxStoredReplies, onRepliesDropped });
   } catch (err) {
     if (!(err instanceof TuneportError) || err.code !== "UNAVAILABLE" || typeof err.data?.pid !== "number") throw err;
     throw new TuneportError(

@@ -2,6 +2,7 @@
 import type { Logger } from "pino";
 import { DEFAULT_LAZY_COMMIT_MS } from "../service/commit-pipeline.js";
 import { MAX_INTERMEDIATE_CAP } from "../service/study-limits.js";
+import { MAX_STORED_REPLIES_LIMIT } from "../storage/sqlite/reply-index.js";
 import { type Stats, existsSync, lstatSync, rmSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { isIP } from "node:net";
@@ -83,6 +84,10 @@ Options:
   --max-intermediate N    intermediate values one trial holds at most; a report past it
                           is refused INVALID_ARGUMENT, so one worker reporting without
                           end cannot exhaust memory or disk [100000]
+  --max-stored-replies N  mutations' replies kept for resends at most (each for 24 h,
+                          its request id in memory); past it the oldest are dropped,
+                          so a client sending mutations without end cannot exhaust
+                          memory (SQLite; PostgreSQL keeps none in memory) [1000000]
 ${pluginsHelp(26)}
   --max-message-bytes N   largest request accepted; a larger one up to twice it is
                           answered MESSAGE_TOO_LARGE, one over twice it disconnects its
@@ -147,6 +152,7 @@ ${pluginsHelp(26)}
     "lease-ttl": { type: "string" },
     "report-commit-ms": { type: "string" },
     "max-studies": { type: "string" },
+    "max-stored-replies": { type: "string" },
     "max-intermediate": { type: "string" },
     plugins: { type: "string" },
     "max-message-bytes": { type: "string" },
@@ -186,6 +192,7 @@ ${pluginsHelp(26)}
     const plotWarmupS = intOption("plot-warmup", v["plot-warmup"], 0, 24 * 3600);
     const maxStudies = intOption("max-studies", v["max-studies"], 1, 10_000_000);
     const maxIntermediate = intOption("max-intermediate", v["max-intermediate"], 1, MAX_INTERMEDIATE_CAP);
+    const maxStoredReplies = intOption("max-stored-replies", v["max-stored-replies"], 100, MAX_STORED_REPLIES_LIMIT);
     const plugins = v.plugins === undefined ? undefined : await loadPluginModule(v.plugins as string);
     const limits = zmqLimits(v);
     const mcpPort = intOption("mcp-http", v["mcp-http"], 0, 65535);
@@ -235,7 +242,7 @@ ${pluginsHelp(26)}
     // A change's reply is stored and sent whole: the service refuses, before applying it, one over a
     // quarter of the door's reply ceiling, which leaves room for the stored copy, the one being sent and the rest.
     const maxReplyBytes = limits.maxReplyBytes === undefined ? undefined : Math.floor(limits.maxReplyBytes / 4);
-    const embedded = await openEmbedded(logger, { path: storagePath, durability, leaseTtlS: leaseTtl, ownershipTtlS: ownershipTtl, reportCommitMs, plotWarmupS, maxStudies, maxIntermediate, maxReplyBytes, plugins });
+    const embedded = await openEmbedded(logger, { path: storagePath, durability, leaseTtlS: leaseTtl, ownershipTtlS: ownershipTtl, reportCommitMs, plotWarmupS, maxStudies, maxIntermediate, maxReplyBytes, maxStoredReplies, plugins });
     if (!embedded) return 1;
     // A start refused after the storage opened (a port in use) leaves no database it created.
     const abandon = async () => {

@@ -28,6 +28,7 @@ import type { Distribution } from "../../domain/distributions.js";
 import { FrontKeeper } from "../front-keeper.js";
 import { BACKFILLS, FEASIBLE, MIGRATIONS, frontRows } from "./sqlite-schema.js";
 import { checkDatabaseFile, markFull, newerSchema, openError } from "./open-checks.js";
+import { ReplyIndex } from "./reply-index.js";
 import { valuePage } from "./sqlite-page-sql.js";
 import { TuneportError } from "../../domain/errors.js";
 import { type Direction, type Study, type StudyConfig, TRIAL_STATES, type TrialState, upgradeStudyConfig } from "../../domain/trial.js";
@@ -58,19 +59,18 @@ export interface SqliteStorageOptions {
   readonly durability?: Durability;
   /** Open for reading only (no lock, no migrations); the file must exist. */
   readonly readonly?: boolean;
+  /** Stored replies kept at most, the oldest dropped past it (reply-index.ts); DEFAULT_MAX_STORED_REPLIES. */
+  readonly maxStoredReplies?: number;
+  /** Told after the oldest replies were dropped for the bound: how many, and how many are kept. */
+  readonly onRepliesDropped?: (dropped: number, kept: number) => void;
 }
 
 export class SqliteStorage implements Storage, SummaryReader {
   private readonly db: Database.Database;
   private readonly stmts;
   private readonly lockPath: string | null;
-  /**
-   * The row (seq) of each request id in request_log: the common case (a new request id) costs no
-   * query, a stored reply is read by its rowid, and a second reply for an id replaces the first
-   * (the table has no index on request_id, see migration 4). Built on the first use; a later row
-   * for the same id wins. Not used by read-only connections, which may see another process add ids.
-   */
-  private replyIds: Map<string, number> | null = null;
+  /** The row of each request id in request_log, at most `maxStoredReplies` (reply-index.ts); writers only. */
+  private readonly replyIds: ReplyIndex;
   /** Files that existed with group/other permissions and were set to 0600 on open (for the caller to log). */
   readonly tightenedFiles: string[] = [];
   /** Keeps the multi-objective studies' Pareto fronts (writers only). */
@@ -156,11 +156,16 @@ export class SqliteStorage implements Storage, SummaryReader {
       findReply: db.prepare("SELECT reply FROM request_log WHERE request_id = ? ORDER BY seq DESC LIMIT 1"),
       replyIds: db.prepare("SELECT request_id, seq FROM request_log ORDER BY seq").raw(),
       pruneReplies: db.prepare("DELETE FROM request_log WHERE at < ? RETURNING request_id, seq").raw(),
+      countReplies: db.prepare("SELECT count(*) FROM request_log").pluck(),
+      dropOldestReplies: db.prepare("DELETE FROM request_log WHERE seq IN (SELECT seq FROM request_log ORDER BY seq LIMIT ?) RETURNING request_id, seq").raw(),
       // CROSS JOIN: the front's few rows drive the join (without statistics the planner would scan the trials).
       frontOf: db.prepare("SELECT t.* FROM pareto_front f CROSS JOIN trials t ON t.study_id = f.study_id AND t.number = f.number WHERE f.study_id = ? ORDER BY f.number"),
       infeasibleOf: db.prepare("SELECT n FROM study_infeasible WHERE study_id = ?").pluck(),
       frontDropped: db.prepare("SELECT 1 FROM pareto_front_dropped WHERE study_id = ?").pluck(),
     };
+    const { countReplies, replyIds, dropOldestReplies } = this.stmts;
+    const table = { count: () => countReplies.get() as number, rows: () => replyIds.all() as [string, number][], dropOldest: (n: number) => dropOldestReplies.all(n) as [string, number][] };
+    this.replyIds = new ReplyIndex(table, opts.maxStoredReplies, opts.onRepliesDropped);
     this.fronts = db.readonly ? null : new FrontKeeper(frontRows(db));
   }
 
@@ -369,7 +374,7 @@ export class SqliteStorage implements Storage, SummaryReader {
           break;
         case "put-reply": {
           // The first reply of an id stays (storage.ts, "put-reply").
-          if (this.pendingIds.has(c.requestId) || this.storedReplies().has(c.requestId)) break;
+          if (this.pendingIds.has(c.requestId) || this.replyIds.has(c.requestId)) break;
           const { lastInsertRowid } = this.stmts.putReply.run(c.requestId, c.op, Buffer.from(c.reply.buffer, c.reply.byteOffset, c.reply.byteLength), c.at);
           this.pendingIds.set(c.requestId, Number(lastInsertRowid));
           break;
@@ -396,24 +401,18 @@ export class SqliteStorage implements Storage, SummaryReader {
       throw e;
     }
     // Only after the transaction committed: a rolled-back reply must stay unknown.
-    const stored = this.storedReplies();
-    for (const [id, seq] of this.pendingIds) stored.set(id, seq);
-  }
-
-  /** `replyIds`, built from the table when missing (writers only). */
-  private storedReplies(): Map<string, number> {
-    return (this.replyIds ??= new Map(this.stmts.replyIds.all() as [string, number][]));
+    this.replyIds.committed(this.pendingIds);
   }
 
   knowsReply(requestId: string): boolean {
-    return !this.db.readonly && this.storedReplies().has(requestId);
+    return !this.db.readonly && this.replyIds.has(requestId);
   }
 
   async getReply(requestId: string): Promise<Uint8Array | null> {
     let row: { reply: Buffer } | undefined;
     if (this.db.readonly) row = this.stmts.findReply.get(requestId) as { reply: Buffer } | undefined;
     else {
-      const seq = this.storedReplies().get(requestId);
+      const seq = this.replyIds.get(requestId);
       if (seq === undefined) return null;
       row = this.stmts.getReply.get(seq) as { reply: Buffer } | undefined;
     }
@@ -423,7 +422,7 @@ export class SqliteStorage implements Storage, SummaryReader {
   async pruneReplies(olderThan: number): Promise<number> {
     const gone = this.stmts.pruneReplies.all(olderThan) as [string, number][];
     // The map follows without a rebuild (a scan of the whole log on the next request).
-    if (this.replyIds) for (const [id, seq] of gone) if (this.replyIds.get(id) === seq) this.replyIds.delete(id);
+    this.replyIds.forget(gone);
     return gone.length;
   }
 
