@@ -96,6 +96,12 @@ export function registerStudyResources(server: McpServer, backend: McpBackend, l
     };
   });
 
+  /**
+   * The canonical URI (`studyUri`) of each study subscribed to, dropped when the study is deleted:
+   * at most one entry per live study (`--max-studies`). Kept as given, every spelling of a name
+   * (`%61` for `a`, upper- or lower-case hex) was an entry of its own, and entries of deleted
+   * studies stayed: one session could grow it without bound with one study (docs/SECURITY.md).
+   */
   const subscribed = new Set<string>();
   // Subscribing to a URI that names no study is an error (-32002, as resources/read), not a no-op.
   server.server.setRequestHandler(SubscribeRequestSchema, async (req, extra) => {
@@ -109,12 +115,14 @@ export function registerStudyResources(server: McpServer, backend: McpBackend, l
       } catch (err) {
         if (!namesNoStudy(err)) throw rpcError(err, log, "resources/subscribe");
       }
-    if (!known) throw resourceNotFound(`Resource not found: ${uri} names no study (list them with resources/list)`, uri);
-    subscribed.add(uri);
+    if (!known || name === null) throw resourceNotFound(`Resource not found: ${uri} names no study (list them with resources/list)`, uri);
+    subscribed.add(studyUri(name));
+    log.debug({ subscriptions: subscribed.size }, "resources/subscribe");
     return {};
   });
   server.server.setRequestHandler(UnsubscribeRequestSchema, async (req) => {
-    subscribed.delete(req.params.uri);
+    const name = studyNameOf(req.params.uri);
+    subscribed.delete(name === null ? req.params.uri : studyUri(name));
     return {};
   });
 
@@ -143,7 +151,12 @@ export function registerStudyResources(server: McpServer, backend: McpBackend, l
     const uri = studyUri(change.study);
     if (!subscribed.has(uri)) return;
     const c = cooldown.get(uri);
-    if (c) c.dirty = true;
+    if (change.kind === "deleted") {
+      // Told at once (the cooldown's later send would find it unsubscribed), and forgotten.
+      if (c) clearTimeout(c.timer), cooldown.delete(uri);
+      sendUpdated(uri);
+      subscribed.delete(uri);
+    } else if (c) c.dirty = true;
     else sendUpdated(uri);
   });
 
