@@ -178,7 +178,7 @@ export async function warmStudyPlots(service: StudyService, logger: Logger): Pro
  * tuneport process (pid N); one server per database file". @throws TuneportError UNAVAILABLE
  */
 function openSqliteWriter(path: string, durability: Durability, logger: Logger, maxStoredReplies = DEFAULT_MAX_STORED_REPLIES): SqliteStorage {
-  // Each drop is logged: with the default bound, once per 62,500 mutations past a million in 24 h.
+  // Each drop is logged: with the default bound, ~16 drops of up to 4,096 per 62,500 mutations past a million in 24 h.
   const onRepliesDropped = (dropped: number, kept: number) =>
     logger.warn(
       { dropped, stored_replies: kept, max_stored_replies: maxStoredReplies },

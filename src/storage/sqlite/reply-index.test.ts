@@ -3,6 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { DROP_CHUNK } from "./reply-index.js";
 import { SqliteStorage } from "./sqlite-storage.js";
 
 const reply = (i: number) => ({ kind: "put-reply" as const, requestId: `id${i}`, op: "tell", reply: new Uint8Array([0x90 + (i % 16)]), at: 1_000 + i });
@@ -36,4 +37,29 @@ describe("stored replies bound (reply-index.ts) on a real SQLite file", () => {
     await small.close();
     expect(rows(path)).toBe(93); // floor(100 * 15 / 16)
   });
+
+  it("drops at most DROP_CHUNK rows a commit beyond those over the bound, until down to 15/16 of it", async () => {
+    // A bound whose 1/16 (6,250) is over DROP_CHUNK plus a commit: one DELETE of it all held the
+    // event loop up to 1.4 s at the default bound's 62,500 rows.
+    const max = 100_000;
+    const batch = 500;
+    const path = join(mkdtempSync(join(tmpdir(), "reply-index-")), "db.sqlite");
+    const drops: [number, number][] = [];
+    const s = new SqliteStorage({ path, maxStoredReplies: max, onRepliesDropped: (d, k) => drops.push([d, k]) });
+    for (let i = 0; i < max + 10 * batch; i += batch) await s.commit(Array.from({ length: batch }, (_, j) => reply(i + j)));
+    await s.close();
+    expect(drops.length).toBeGreaterThan(1);
+    for (const [dropped, kept] of drops) {
+      expect(dropped).toBeLessThanOrEqual(DROP_CHUNK + batch);
+      expect(kept).toBeLessThanOrEqual(max);
+    }
+    // Over the bound after 201 commits: 4,096 dropped; 3,154 more at the next commit reach 15/16 of
+    // it, and the 9 commits after drop nothing (not their 500 each: the DELETE is not on every commit).
+    const target = Math.floor((max * 15) / 16);
+    expect(drops).toEqual([
+      [DROP_CHUNK, max + batch - DROP_CHUNK],
+      [max + 2 * batch - DROP_CHUNK - target, target],
+    ]);
+    expect(drops.reduce((n, [d]) => n + d, 0)).toBe(max + 10 * batch - rows(path));
+  }, 120_000);
 });
