@@ -31,8 +31,10 @@ describe("stored replies bound (reply-index.ts) on a real SQLite file", () => {
     await big.commit(Array.from({ length: 500 }, (_, i) => reply(i)));
     expect(big.knowsReply("id0")).toBe(true);
     await big.close();
-    const small = new SqliteStorage({ path, maxStoredReplies: 100 });
+    const drops: [number, number][] = [];
+    const small = new SqliteStorage({ path, maxStoredReplies: 100, onRepliesDropped: (d, k) => drops.push([d, k]) });
     expect(small.knowsReply("id499")).toBe(true);
+    expect(drops).toEqual([[500 - 93, 93]]); // the cut is logged as any drop
     expect(small.knowsReply("id0")).toBe(false);
     await small.close();
     expect(rows(path)).toBe(93); // floor(100 * 15 / 16)

@@ -46,12 +46,14 @@ export class ReplyIndex {
     if (!Number.isInteger(max) || max < 1 || max > MAX_STORED_REPLIES_LIMIT) throw new RangeError(`max stored replies ${max} not in [1, ${MAX_STORED_REPLIES_LIMIT}]`);
   }
 
-  /** The map, built from the table on the first use; a table over the bound is cut to it first. */
+  /** The map, built from the table on the first use; a table over the bound is cut to it first (told). */
   private built(): Map<string, number> {
     if (this.seqs) return this.seqs;
     const count = this.table.count();
-    if (count > this.max) this.table.dropOldest(count - this.target());
-    return (this.seqs = new Map(this.table.rows()));
+    const cut = count > this.max ? this.table.dropOldest(count - this.target()).length : 0;
+    this.seqs = new Map(this.table.rows());
+    if (cut > 0) this.onDropped?.(cut, this.seqs.size);
+    return this.seqs;
   }
 
   get size(): number {
