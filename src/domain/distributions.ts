@@ -12,6 +12,7 @@
  */
 import { z } from "zod";
 import { invalidArgument } from "./errors.js";
+import { optunaDistributionHint, optunaSpaceHint } from "./optuna-distribution-json.js";
 
 /** A categorical choice: any msgpack scalar. */
 export type Scalar = string | number | boolean | null;
@@ -223,7 +224,7 @@ export function validateDistribution(name: string, d: Distribution): Distributio
 /** Parses and validates a whole space. @throws TuneportError INVALID_ARGUMENT */
 export function parseSearchSpace(raw: unknown): SearchSpace {
   const parsed = searchSpaceSchema.safeParse(raw);
-  if (!parsed.success) throw invalidArgument(`invalid search space: ${formatZodError(parsed.error)}`);
+  if (!parsed.success) throw invalidArgument(`invalid search space: ${formatZodError(parsed.error)}${optunaSpaceHint(raw)}`);
   const out: SearchSpace = {};
   for (const [name, d] of Object.entries(parsed.data)) out[name] = validateDistribution(name, d as Distribution);
   return out;
@@ -233,7 +234,7 @@ export function parseSearchSpace(raw: unknown): SearchSpace {
 export function parseDistribution(name: string, raw: unknown): Distribution {
   const parsed = distributionSchema.safeParse(raw);
   if (!parsed.success)
-    throw invalidArgument(`invalid distribution for parameter '${name}': ${formatZodError(parsed.error)}`);
+    throw invalidArgument(`invalid distribution for parameter '${name}': ${formatZodError(parsed.error)}${optunaDistributionHint(raw)}`);
   return validateDistribution(name, parsed.data as Distribution);
 }
 

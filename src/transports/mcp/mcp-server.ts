@@ -32,6 +32,7 @@ import { registerStudyResources } from "./resources.js";
 import { ToolCalls, checkToolArguments } from "./tool-calls.js";
 import type { CallShare } from "./client-calls.js";
 import { callInput, toolDefinition } from "./tool-list.js";
+import { missingArgumentHint, optunaMcpArgumentHint, unknownToolMessage } from "./optuna-mcp.js";
 import { insightTools } from "./tools/insights.js";
 import { steeringTools } from "./tools/steering.js";
 import { studyTools } from "./tools/studies.js";
@@ -55,7 +56,10 @@ const INSTRUCTIONS = `tuneport runs hyperparameter-optimization studies (like Op
 evaluate over ZeroMQ. You can create studies, propose configurations (enqueue_trial, with a
 rationale), evaluate trials yourself (ask_trial then tell_trial), and read results
 (study_summary, best_trials, list_trials, param_importances, plot). Use wait_for_progress
-instead of polling while workers run. Studies are also resources: tuneport://studies/{name}.`;
+instead of polling while workers run. Studies are also resources: tuneport://studies/{name}.
+Coming from optuna-mcp: there is no current study, every tool names its study; ask is ask_trial
+(keep the token it answers for tell_trial), tell is tell_trial, best_trial is best_trials with
+k 1, get_trials is list_trials, set_sampler is update_study's strategy, plot_* is plot with a kind.`;
 
 /** A live MCP server for one client connection. Call `dispose` when the connection ends. */
 export interface TuneportMcp {
@@ -150,7 +154,7 @@ export function createTuneportMcp(backend: McpBackend, opts: TuneportMcpOptions)
     const t = tools.get(req.params.name);
     // A plain error with the code, not McpError: McpError's message already starts "MCP error -32602: ",
     // which went on the wire, and the client adds its own ("MCP error -32602: MCP error -32602: …").
-    if (!t) throw Object.assign(new Error(`Unknown tool '${req.params.name}'. Tools: ${[...tools.keys()].join(", ")}`), { code: ErrorCode.InvalidParams });
+    if (!t) throw Object.assign(new Error(unknownToolMessage(req.params.name, [...tools.keys()])), { code: ErrorCode.InvalidParams });
     const raw = req.params.arguments ?? {};
     try {
       checkToolArguments(req.params.name, raw);
@@ -162,7 +166,10 @@ export function createTuneportMcp(backend: McpBackend, opts: TuneportMcpOptions)
     const unknown = unknownArguments(t.name, input, raw);
     if (unknown) return errorResult(unknown);
     const parsed = input.safeParse("trial" in input.shape ? withTrialNumber(raw) : raw);
-    if (!parsed.success) return errorResult(invalidArgument(`arguments of ${t.name}: ${formatZodError(parsed.error)}${"trial" in input.shape ? trialObjectHint(raw) : ""}${nullValueHint(t.name, raw)}`, { tool: t.name }));
+    if (!parsed.success) {
+      const hints = `${"trial" in input.shape ? trialObjectHint(raw) : ""}${nullValueHint(t.name, raw)}${missingArgumentHint(t.name, Object.keys(input.shape), raw)}`;
+      return errorResult(invalidArgument(`arguments of ${t.name}: ${formatZodError(parsed.error)}${hints}`, { tool: t.name }));
+    }
     return calls.run(() => guarded(t, parsed.data as Record<string, unknown>, extra));
   });
 
@@ -216,7 +223,8 @@ function unknownArguments(tool: string, input: McpTool["input"], raw: Record<str
   if (extra.length === 0) return null;
   const hints = extra.map((k) => {
     const alias = ARGUMENT_ALIASES[k]?.find((c) => known.includes(c));
-    return alias ? `'${k}' (did you mean ${alias}?)` : `'${k}'`;
+    const optuna = optunaMcpArgumentHint(tool, k);
+    return alias ? `'${k}' (did you mean ${alias}?)` : optuna ? `'${k}' (${optuna})` : `'${k}'`;
   });
   return invalidArgument(`${tool} takes no argument ${hints.join(", ")}; its arguments are ${known.join(", ")}`, { tool, unknown: extra });
 }
