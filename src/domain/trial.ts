@@ -140,6 +140,19 @@ export interface StudyConfig {
    * `as_created`, service/study-io.ts) so that a moved study still loads for them.
    */
   readonly asCreated?: AsCreated;
+  /**
+   * The option names the request that set the strategy and the scheduler gave (create_study, or
+   * update_study for the plug-in it set), so that describe_study tells an option given at its
+   * default from one left out, and one derived from others (ASHA's min_resource, the study's
+   * budget) from one given. Absent in studies stored before it existed.
+   */
+  readonly optionsGiven?: OptionsGiven;
+}
+
+/** See `StudyConfig.optionsGiven`: `scheduler` is null when the study has none. */
+export interface OptionsGiven {
+  readonly strategy: readonly string[];
+  readonly scheduler: readonly string[] | null;
 }
 
 /** See `StudyConfig.asCreated`: a key is present once update_study changed that setting. */

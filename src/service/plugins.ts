@@ -203,6 +203,17 @@ export class PluginCatalogue {
   }
 
   /**
+   * The option names a plug-in reference gives, in the plug-in's own spelling (`nStartupTrials`
+   * given for `n_startup_trials` is `n_startup_trials`); [] for a bare name or a plug-in this
+   * catalogue lacks. Call after resolving the reference (which refuses a bad one).
+   */
+  givenOptionNames(kind: "strategy" | "scheduler", ref: PluginRef): string[] {
+    const { name, options } = normalise(kind, ref);
+    const factory = kind === "strategy" ? this.strategies.get(name) : this.schedulers.get(name);
+    return factory ? Object.keys(canonicalOptionNames(factory.options, options)) : [];
+  }
+
+  /**
    * Validates a scheduler reference and fills in option defaults, the study's budget
    * (`maxResource`, create_study `max_resource`) included where the scheduler takes one
    * (`SchedulerFactory.withStudyBudget`). @throws INVALID_ARGUMENT listing valid names.

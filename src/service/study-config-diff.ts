@@ -16,7 +16,7 @@
  */
 import { distributionsEqual, type Distribution, type SearchSpace } from "../domain/distributions.js";
 import { invalidArgument, type TuneportError } from "../domain/errors.js";
-import type { AsCreated, Direction, PluginConfig, RetryPolicy, StudyConfig } from "../domain/trial.js";
+import type { AsCreated, Direction, OptionsGiven, PluginConfig, RetryPolicy, StudyConfig } from "../domain/trial.js";
 import type { z } from "zod";
 import type { createStudyArgs } from "./ops/schemas.js";
 import { BUILTIN_PLUGINS, type PluginCatalogue } from "./plugins.js";
@@ -205,7 +205,7 @@ function canonical(v: unknown): string {
  */
 export function newStudyConfig(
   a: CreateStudyArgsParsed,
-  r: { directions: readonly Direction[]; space: SearchSpace; strategy: PluginConfig; scheduler: PluginConfig | null },
+  r: { directions: readonly Direction[]; space: SearchSpace; strategy: PluginConfig; scheduler: PluginConfig | null; optionsGiven: OptionsGiven },
   defaults: { seed: number; leaseTtlS: number; retry: RetryPolicy },
 ): StudyConfig {
   return {
@@ -224,5 +224,6 @@ export function newStudyConfig(
     leaseTtlS: a.lease_ttl_s ?? defaults.leaseTtlS,
     ...(a.max_trials !== undefined ? { maxTrials: a.max_trials } : {}),
     ...(a.max_resource !== undefined ? { maxResource: a.max_resource } : {}),
+    optionsGiven: r.optionsGiven,
   };
 }

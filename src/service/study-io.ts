@@ -37,6 +37,7 @@ import { BUILTIN_PLUGINS, type PluginCatalogue } from "./plugins.js";
 import { configView } from "./views.js";
 import { leaseToken } from "./leases.js";
 import { exportCursor, exportCursorPosition } from "./paging.js";
+import { optionsGivenSchema } from "./ops/schemas.js";
 
 /**
  * Maps and arrays one import line may hold beyond its own length's `maxJsonContainers`: as many as
@@ -147,6 +148,8 @@ const headerSchema = z
         // Absent in exports of studies without one, and in exports made before it existed.
         max_resource: z.number().positive().nullable().optional(),
         notes: z.string().max(20_000).optional(),
+        // Absent in exports made before it existed.
+        options_given: optionsGivenSchema.optional(),
       })
       .strict(),
     // Absent when update_study changed nothing, and in exports made before it was written.
@@ -283,6 +286,7 @@ function parseHeader(
     ...(c.max_resource !== undefined && c.max_resource !== null ? { maxResource: c.max_resource } : {}),
     ...(c.notes !== undefined ? { notes: c.notes } : {}),
     ...(asCreated !== undefined && Object.keys(asCreated).length > 0 ? { asCreated } : {}),
+    ...(c.options_given !== undefined ? { optionsGiven: c.options_given } : {}),
   };
   return { header, config };
 }

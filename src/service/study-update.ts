@@ -15,7 +15,7 @@
  */
 import { type Distribution, type ParamValue, type SearchSpace, checkSpaceSize, parseDistribution } from "../domain/distributions.js";
 import { failedPrecondition, invalidArgument } from "../domain/errors.js";
-import { type AsCreated, DEFAULT_RETRY, type PluginConfig, type RetryPolicy, type Study, type StudyConfig } from "../domain/trial.js";
+import { type AsCreated, DEFAULT_RETRY, type OptionsGiven, type PluginConfig, type RetryPolicy, type Study, type StudyConfig } from "../domain/trial.js";
 import { wideningProblem } from "../domain/widen.js";
 import type { Change } from "../storage/storage.js";
 import type { ServiceCore } from "./core.js";
@@ -106,7 +106,8 @@ function nextConfig(s: StudyState, plugins: PluginCatalogue, a: S.UpdateStudyArg
     ...before,
   };
   const kept = Object.keys(asCreated).length > 0 ? { asCreated } : {};
-  const config: StudyConfig = { ...rest, strategy, scheduler, space, ...(maxTrials !== undefined ? { maxTrials } : {}), ...kept };
+  const given = optionsGivenAfter(plugins, old, a, scheduler);
+  const config: StudyConfig = { ...rest, strategy, scheduler, space, ...(maxTrials !== undefined ? { maxTrials } : {}), ...kept, ...(given ? { optionsGiven: given } : {}) };
   return { config, changed };
 }
 
@@ -155,6 +156,31 @@ function mergeRef(ref: PluginRef, current: PluginConfig | null, derived?: (o: Re
   const kept: Record<string, unknown> = { ...current.options };
   for (const k of derived?.(current.options) ?? []) if (!(k in given)) delete kept[k];
   return { name: ref.name, options: { ...kept, ...given } };
+}
+
+/**
+ * The option names given for the plug-ins after an update (`StudyConfig.optionsGiven`): a plug-in
+ * the update names again with options merges them over the current one's (as `mergeRef` merges
+ * the values), one it names bare or replaces keeps only what it gives. Undefined for a study
+ * stored before the names were kept: describe_study then tells them by their defaults.
+ */
+function optionsGivenAfter(
+  plugins: PluginCatalogue,
+  old: StudyConfig,
+  a: S.UpdateStudyArgs,
+  scheduler: PluginConfig | null,
+): OptionsGiven | undefined {
+  const was = old.optionsGiven;
+  if (was === undefined) return undefined;
+  const after = (kind: "strategy" | "scheduler", ref: unknown, current: PluginConfig | null, before: readonly string[] | null): string[] => {
+    const names = plugins.givenOptionNames(kind, ref as PluginRef);
+    const merged = typeof ref === "object" && ref !== null && current !== null && (ref as { name?: unknown }).name === current.name;
+    return merged ? [...new Set([...(before ?? []), ...names])] : names;
+  };
+  return {
+    strategy: a.strategy === undefined ? was.strategy : after("strategy", a.strategy, old.strategy, was.strategy),
+    scheduler: a.scheduler === undefined ? was.scheduler : scheduler === null ? null : after("scheduler", a.scheduler, old.scheduler, was.scheduler),
+  };
 }
 
 /**

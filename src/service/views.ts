@@ -93,6 +93,8 @@ export interface StudyView {
   space: SearchSpace;
   strategy: PluginConfig;
   scheduler: PluginConfig | null;
+  /** The option names the request that set each plug-in gave (`StudyConfig.optionsGiven`); absent in studies stored before. */
+  options_given?: { strategy: string[]; scheduler: string[] | null };
   seed: number;
   retry: { max_retries: number; retry_on_fail: boolean; keep_intermediate: boolean };
   lease_ttl_s: number;
@@ -155,6 +157,8 @@ export function configView(c: StudyConfig) {
     ...(c.maxTrials !== undefined ? { max_trials: c.maxTrials } : {}),
     ...(c.maxResource !== undefined ? { max_resource: c.maxResource } : {}),
     ...(c.notes !== undefined ? { notes: c.notes } : {}),
+    // The option names given for the plug-ins (describe_study's "set"); absent in studies stored before.
+    ...(c.optionsGiven !== undefined ? { options_given: { strategy: [...c.optionsGiven.strategy], scheduler: c.optionsGiven.scheduler && [...c.optionsGiven.scheduler] } } : {}),
   };
 }
 

@@ -395,6 +395,9 @@ export const askResultSchema = z.object({
 
 export const pluginConfigSchema = z.object({ name: z.string(), options: attrs });
 
+/** `StudyConfig.optionsGiven` on the wire (views and exports). */
+export const optionsGivenSchema = z.object({ strategy: z.array(z.string().max(200)).max(500), scheduler: z.array(z.string().max(200)).max(500).nullable() }).strict();
+
 export const studyViewSchema = z.object({
   name: studyName,
   direction: directionSchema.describe("directions[0] (protocol v1)"),
@@ -403,6 +406,7 @@ export const studyViewSchema = z.object({
   space: searchSpaceSchema,
   strategy: pluginConfigSchema,
   scheduler: pluginConfigSchema.nullable(),
+  options_given: optionsGivenSchema.optional().describe("the option names the request that set each plug-in gave; absent in studies stored before"),
   seed: z.number().int(),
   retry: z.object({ max_retries: z.number().int(), retry_on_fail: z.boolean(), keep_intermediate: z.boolean() }),
   lease_ttl_s: z.number(),

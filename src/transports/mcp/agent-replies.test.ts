@@ -109,4 +109,41 @@ describe("describe_study", () => {
     expect(textOf(full)).toContain('"portfolio_temperature":0.1');
     expect((full.structuredContent as Described).study.strategy.options).toMatchObject({ gp_until: 50, portfolio_temperature: 0.1 });
   });
+
+  it("calls set what was given (an explicit default too), marks what the budget derived, and keeps both through update_study and an export", async () => {
+    // n_startup_trials 10 is TPE's default, given on purpose; ASHA's max_resource comes from the
+    // study's budget and its min_resource from max_resource/η²: neither was given.
+    const created = await call("create_study", {
+      name: "g",
+      space: SPACE,
+      strategy: { name: "tpe", options: { nStartupTrials: 10, n_ei_candidates: 30 } },
+      scheduler: "asha",
+      max_resource: 27,
+    });
+    expect(created.isError, textOf(created)).toBeFalsy();
+    type Brief = { name: string; options: Record<string, unknown>; derived?: Record<string, unknown>; options_at_default?: number };
+    const described = async (name: string) => {
+      const r = await call("describe_study", { study: name });
+      const line = (p: string) => textOf(r).split("\n").find((l) => l.startsWith(p)) ?? "";
+      const { strategy, scheduler } = (r.structuredContent as { study: { strategy: Brief; scheduler: Brief } }).study;
+      return { strategyLine: line("strategy:"), schedulerLine: line("scheduler:"), strategy, scheduler };
+    };
+    let d = await described("g");
+    expect(d.strategyLine).toMatch(/^strategy: tpe set: \{"n_startup_trials":10,"n_ei_candidates":30\} \(\d+ options at their defaults/);
+    expect(d.strategy).toMatchObject({ options: { n_startup_trials: 10, n_ei_candidates: 30 } });
+    expect(d.strategy.derived).toBeUndefined();
+    expect(d.schedulerLine).toMatch(/^scheduler: asha derived: \{"max_resource":27,"min_resource":3\} \(not given: from other options or the study's budget\) \(\d+ options at their defaults/);
+    expect(d.scheduler).toMatchObject({ options: {}, derived: { max_resource: 27, min_resource: 3 } });
+
+    // update_study naming the scheduler again merges the names it gives; a new strategy keeps only its own.
+    expect((await call("update_study", { study: "g", scheduler: { name: "asha", options: { reduction_factor: 2 } }, strategy: "random" })).isError).toBeFalsy();
+    d = await described("g");
+    expect(d.strategyLine).toMatch(/^strategy: random\b/);
+    expect(d.strategyLine).not.toContain("set:");
+    expect(d.scheduler).toMatchObject({ options: { reduction_factor: 2 }, derived: { max_resource: 27 } });
+
+    // An export carries the names, so the imported study reads the same.
+    await rig.service.importStudy([...rig.service.exportStudy("g")].join("\n"), "g2");
+    expect((await described("g2")).scheduler).toEqual(d.scheduler);
+  });
 });

@@ -175,11 +175,14 @@ export const studyTools: McpTool[] = [
       const [{ study: s }, { plugins }] = await Promise.all([backend.call("get_study", { study: a.study }), backend.call("catalogue", {})]);
       const missing = missingPlugins(s, plugins);
       const space = spaceText(s).split("\n");
-      const strategy = pluginBrief(s.strategy, "strategy", plugins);
-      const scheduler = s.scheduler && pluginBrief(s.scheduler, "scheduler", plugins);
+      const strategy = pluginBrief(s.strategy, "strategy", plugins, s.options_given?.strategy);
+      const scheduler = s.scheduler && pluginBrief(s.scheduler, "scheduler", plugins, s.options_given?.scheduler);
       const plug = (p: StudyView["strategy"], b: PluginBrief) => (a.full_options ? `${p.name} ${JSON.stringify(p.options)}` : pluginLine(p, b));
       // The structured content holds the same: the options set, and how many were left out.
-      const brief = (p: StudyView["strategy"], b: PluginBrief) => (a.full_options || b.atDefault === 0 ? p : { name: p.name, options: b.set, options_at_default: b.atDefault });
+      const brief = (p: StudyView["strategy"], b: PluginBrief) => {
+        const derived = Object.keys(b.derived).length > 0 ? { derived: b.derived } : {};
+        return a.full_options || (b.atDefault === 0 && !("derived" in derived)) ? p : { name: p.name, options: b.set, ...derived, options_at_default: b.atDefault };
+      };
       // A wide space (hundreds of parameters) is listed as far as the budget allows, in the text
       // and the structured content alike (define-by-run parameters after the declared ones).
       const build = (k: number) => {
