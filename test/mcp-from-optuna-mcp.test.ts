@@ -86,6 +86,8 @@ describe("an optuna-mcp user's session", () => {
       const { trial, token } = sc(asked) as { trial: { number: number; params: { x: number; n: number; act: string } }; token: string };
       const value = (trial.params.x - 2) ** 2 + trial.params.n + (trial.params.act === "gelu" ? 0 : 1);
       if (i === 0) {
+        // optuna-mcp's ask hands out no lease: this one says what keeps it.
+        expect(textOf(asked)).toContain("(lease 30s: tell_trial within it, or keep it with renew_lease; ask_trial's lease_ttl_s asks for longer)");
         // optuna-mcp's tell: a trial number and `values` as one float, no token.
         expect(await refusal(client, "tell", { trial_number: trial.number, values: value })).toContain("here: tell_trial {study, trial: trial_number, token");
         const noToken = await call(client, "tell_trial", { study: "sphere", trial: trial.number, values: value });
@@ -126,6 +128,11 @@ describe("an optuna-mcp user's session", () => {
     expect(textOf(r)).toContain(`(that is Optuna's distribution JSON; here it is written {"type":"float","low":0.00001,"high":0.1,"log":true})`);
     const ok = await call(client, "suggest", { study: "dbr", trial: trial.number, token, name: "lr", distribution: { type: "float", low: 0.00001, high: 0.1, log: true } });
     expect(ok.isError, textOf(ok)).toBeFalsy();
+    // A lease that ran out (the server's reaper failed the trial) says how a long evaluation keeps one.
+    const short = sc(await call(client, "ask_trial", { study: "dbr", lease_ttl_s: 1 })) as { trial: { number: number }; token: string };
+    while (sc(await call(client, "get_trial", { study: "dbr", trial: short.trial.number })).trial.state === "RUNNING") await new Promise((res) => setTimeout(res, 100));
+    const lost = await call(client, "tell_trial", { study: "dbr", trial: short.trial.number, token: short.token, value: 1 });
+    expect(textOf(lost)).toMatch(/^Error LEASE_LOST: [^]*An evaluation longer than the lease needs renew_lease during it, or ask_trial with a longer lease_ttl_s\.$/);
     const add = await call(client, "add_trial", { study: "dbr", params: { d: 0.2 }, value: 1, distributions: { d: { name: "FloatDistribution", attributes: { low: 0, high: 0.5, step: 0.1, log: false } } } });
     expect(textOf(add)).toContain(`here it is written {"type":"float","low":0,"high":0.5,"step":0.1}`);
   }, 120_000);

@@ -198,7 +198,7 @@ function nextStep(err: TuneportError): string {
         ? `Nothing was recorded; your trial ${d.token_trial} is still running: call again with trial ${d.token_trial}.`
         : /leased to another worker/.test(err.message)
           ? "Nothing was recorded: that trial is running under another lease. Pass the trial number and token that ask_trial returned together (a trial you hold keeps running); if you hold none, call ask_trial."
-          : "The trial's lease expired or the token is wrong, so the result was not recorded; call ask_trial for a new trial (its parameters may have been re-queued).";
+          : "The trial's lease expired or the token is wrong, so the result was not recorded; call ask_trial for a new trial (its parameters may have been re-queued). An evaluation longer than the lease needs renew_lease during it, or ask_trial with a longer lease_ttl_s.";
     case "STUDY_STOPPED":
       return d.reason === "max_trials"
         ? "The study used its trial budget (max_trials): raise it with update_study (max_trials: a larger number, or null for none) to go on, or read the results (study_summary, best_trials)."

@@ -139,7 +139,8 @@ export const trialTools: McpTool[] = [
         : "Evaluate these parameters";
       return text(
         `Trial ${r.trial.number} of '${r.study}' is yours: ${fmtParams(r.trial.params)}\n` +
-          `token: ${r.lease.token} (lease ${r.lease.ttl_s}s)\n` +
+          // optuna-mcp's ask has no lease: an agent that knows it learnt of one only when its tell was refused.
+          `token: ${r.lease.token} (lease ${r.lease.ttl_s}s: tell_trial within it, or keep it with renew_lease; ask_trial's lease_ttl_s asks for longer)\n` +
           startLines(r.budget, resume_from, restore) +
           `${evaluate}, then call tell_trial with study, trial ${r.trial.number}, this token and ${result}.`,
         {
