@@ -161,8 +161,10 @@ function mergeRef(ref: PluginRef, current: PluginConfig | null, derived?: (o: Re
 /**
  * The option names given for the plug-ins after an update (`StudyConfig.optionsGiven`): a plug-in
  * the update names again with options merges them over the current one's (as `mergeRef` merges
- * the values), one it names bare or replaces keeps only what it gives. Undefined for a study
- * stored before the names were kept: describe_study then tells them by their defaults.
+ * the values), less those `mergeRef` dropped to derive again (ASHA's min_resource given at its
+ * derived value, then η changed: the new value is derived, not given), one it names bare or
+ * replaces keeps only what it gives. Undefined for a study stored before the names were kept:
+ * describe_study then tells them by their defaults.
  */
 function optionsGivenAfter(
   plugins: PluginCatalogue,
@@ -175,7 +177,9 @@ function optionsGivenAfter(
   const after = (kind: "strategy" | "scheduler", ref: unknown, current: PluginConfig | null, before: readonly string[] | null): string[] => {
     const names = plugins.givenOptionNames(kind, ref as PluginRef);
     const merged = typeof ref === "object" && ref !== null && current !== null && (ref as { name?: unknown }).name === current.name;
-    return merged ? [...new Set([...(before ?? []), ...names])] : names;
+    if (!merged) return names;
+    const rederived = kind === "scheduler" && current !== null ? (plugins.scheduler(current.name)?.derivedOptions?.(current.options) ?? []) : [];
+    return [...new Set([...(before ?? []).filter((k) => !rederived.includes(k)), ...names])];
   };
   return {
     strategy: a.strategy === undefined ? was.strategy : after("strategy", a.strategy, old.strategy, was.strategy),

@@ -146,4 +146,18 @@ describe("describe_study", () => {
     await rig.service.importStudy([...rig.service.exportStudy("g")].join("\n"), "g2");
     expect((await described("g2")).scheduler).toEqual(d.scheduler);
   });
+
+  it("an option given at its derived value that update_study derives again is derived, not set", async () => {
+    // min_resource 3 is ASHA's max_resource/η² for 27 and η 3: given, yet indistinguishable from the
+    // derived default, so update_study's merge drops it and derives it again from the new η (6.75).
+    const created = await call("create_study", { name: "m", space: SPACE, scheduler: { name: "asha", options: { min_resource: 3 } }, max_resource: 27 });
+    expect(created.isError, textOf(created)).toBeFalsy();
+    type Brief = { options: Record<string, unknown>; derived?: Record<string, unknown> };
+    const scheduler = async () => ((await call("describe_study", { study: "m" })).structuredContent as { study: { scheduler: Brief } }).study.scheduler;
+    expect(await scheduler()).toMatchObject({ options: { min_resource: 3 } });
+    expect((await call("update_study", { study: "m", scheduler: { name: "asha", options: { reduction_factor: 2 } } })).isError).toBeFalsy();
+    const after = await scheduler();
+    expect(after.options).toEqual({ reduction_factor: 2 });
+    expect(after.derived).toEqual({ max_resource: 27, min_resource: 6.75 });
+  });
 });
