@@ -257,6 +257,20 @@ describe.each(storageBackends(inject("pgUrl")))("export / import of a study as J
     expect(JSON.parse([...two.exportStudy("plain")][0] as string)).not.toHaveProperty("as_created");
   });
 
+  it("holds an export's options_given to the plug-ins' own option names, once each (an edited file's hundreds of others weighed on every view)", async () => {
+    const svc = await service();
+    await svc.createStudy({ name: "given", space: SPACE, strategy: { name: "tpe", options: { n_startup_trials: 10 } } });
+    const [head, ...rest] = [...svc.exportStudy("given")] as string[];
+    const h = JSON.parse(head as string);
+    expect(h.config.options_given).toEqual({ strategy: ["n_startup_trials"], scheduler: null });
+    const junk = Array.from({ length: 499 }, (_, i) => `${i}`.padEnd(200, "z"));
+    h.config.options_given = { strategy: [...junk, "n_startup_trials"], scheduler: ["min_resource"] };
+    const imported = await svc.importStudy([JSON.stringify(h), ...rest].join("\n"), "edited");
+    expect(imported.options_given).toEqual({ strategy: ["n_startup_trials"], scheduler: null });
+    h.config.options_given = { strategy: Array(500).fill("n_startup_trials"), scheduler: null };
+    expect((await svc.importStudy([JSON.stringify(h), ...rest].join("\n"), "dup")).options_given).toEqual({ strategy: ["n_startup_trials"], scheduler: null });
+  });
+
   it("refuses a name that exists and leaves the database unchanged", async () => {
     const svc = await service();
     await busyStudy(svc);

@@ -30,7 +30,7 @@ import { MAX_CONSTRAINTS, MAX_OBJECTIVES } from "../domain/objectives.js";
 import { MAX_USER_ATTRS_BYTES, attrsJsonLength } from "./trial-ops.js";
 import { MAX_NESTING, duplicateKeyMessage, findForbiddenKey, findIllFormedString, forbiddenKeyMessage, jsonTextDuplicateKey, CONTAINER_ALLOWANCE, JSON_CHARS_PER_CONTAINER, jsonTextShapeProblem, maxJsonContainers } from "../domain/input-limits.js";
 import { studyNameProblem } from "../domain/study-name.js";
-import { type AsCreated, type Study, type StudyConfig, TRIAL_STATES } from "../domain/trial.js";
+import { type AsCreated, type OptionsGiven, type PluginConfig, type Study, type StudyConfig, TRIAL_STATES } from "../domain/trial.js";
 import type { StoredTrial } from "../storage/storage.js";
 import { MAX_DEFINE_BY_RUN_CHARS, type TrialRecord } from "./study-state.js";
 import { BUILTIN_PLUGINS, type PluginCatalogue } from "./plugins.js";
@@ -286,9 +286,19 @@ function parseHeader(
     ...(c.max_resource !== undefined && c.max_resource !== null ? { maxResource: c.max_resource } : {}),
     ...(c.notes !== undefined ? { notes: c.notes } : {}),
     ...(asCreated !== undefined && Object.keys(asCreated).length > 0 ? { asCreated } : {}),
-    ...(c.options_given !== undefined ? { optionsGiven: c.options_given } : {}),
+    ...(c.options_given !== undefined ? { optionsGiven: givenOptionsOf(c.options_given, c.strategy, c.scheduler) } : {}),
   };
   return { header, config };
+}
+
+/**
+ * An export's `options_given` held to the options its plug-ins have, each name once: describe_study
+ * reads no other, and an edited file's 500 names of 200 characters (what the schema lets through)
+ * went into every view of the study, its describe_study over the call's budget (RESULT_TOO_LARGE).
+ */
+function givenOptionsOf(g: z.infer<typeof optionsGivenSchema>, strategy: PluginConfig, scheduler: PluginConfig | null): OptionsGiven {
+  const keep = (names: readonly string[], options: Record<string, unknown>) => [...new Set(names)].filter((k) => Object.hasOwn(options, k));
+  return { strategy: keep(g.strategy, strategy.options), scheduler: scheduler !== null && g.scheduler !== null ? keep(g.scheduler, scheduler.options) : null };
 }
 
 /**
