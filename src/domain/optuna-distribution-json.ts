@@ -24,8 +24,17 @@ export function fromOptunaDistributionJson(raw: unknown): Record<string, unknown
 }
 
 /**
- * " (…)" naming the translation of every entry of `space` written as Optuna's distribution JSON,
- * or "" when none is.
+ * The most characters of translation one refusal carries, as `formatZodError` names 5 issues at
+ * most: a space of hundreds of categorical entries was answered with all of it again (870 KB).
+ */
+export const MAX_OPTUNA_HINT_CHARS = 2_000;
+
+/** Every form, for what does not fit `MAX_OPTUNA_HINT_CHARS`. */
+const FORMS = `{"type": "float", "low": …, "high": …} (log, step), {"type": "int", "low": …, "high": …} or {"type": "categorical", "choices": […]}`;
+
+/**
+ * " (…)" naming the translation of every entry of `space` written as Optuna's distribution JSON
+ * (those that fit `MAX_OPTUNA_HINT_CHARS`, with how many more), or "" when none is.
  */
 export function optunaSpaceHint(space: unknown): string {
   if (typeof space !== "object" || space === null || Array.isArray(space)) return "";
@@ -33,11 +42,25 @@ export function optunaSpaceHint(space: unknown): string {
     const d = fromOptunaDistributionJson(v);
     return d ? [`${JSON.stringify(k)}: ${JSON.stringify(d)}`] : [];
   });
-  return found.length === 0 ? "" : ` (that is Optuna's distribution JSON; a space entry here is written {${found.join(", ")}})`;
+  if (found.length === 0) return "";
+  const shown: string[] = [];
+  let chars = 0;
+  for (const f of found) {
+    if (chars + f.length > MAX_OPTUNA_HINT_CHARS) break;
+    shown.push(f);
+    chars += f.length + 2;
+  }
+  const more = found.length - shown.length;
+  const entries = (n: number) => `${n} ${n === 1 ? "entry" : "entries"}`;
+  if (shown.length === 0) return ` (that is Optuna's distribution JSON, in ${entries(found.length)}; a space entry here is written ${FORMS})`;
+  const rest = more === 0 ? "" : `, and ${entries(more)} more the same way`;
+  return ` (that is Optuna's distribution JSON; a space entry here is written {${shown.join(", ")}}${rest})`;
 }
 
 /** As `optunaSpaceHint`, for one distribution (suggest's). */
 export function optunaDistributionHint(raw: unknown): string {
   const d = fromOptunaDistributionJson(raw);
-  return d ? ` (that is Optuna's distribution JSON; here it is written ${JSON.stringify(d)})` : "";
+  if (!d) return "";
+  const written = JSON.stringify(d);
+  return ` (that is Optuna's distribution JSON; here it is written ${written.length <= MAX_OPTUNA_HINT_CHARS ? written : FORMS})`;
 }
