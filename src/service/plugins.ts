@@ -11,7 +11,7 @@ import { canonicalOptionNames, likelyPluginName, pluginKey, withOptionNames } fr
 import { type SearchSpace, formatZodError } from "../domain/distributions.js";
 import { failedPrecondition, invalidArgument } from "../domain/errors.js";
 import type { Scheduler, SchedulerFactory, Strategy, StrategyFactory } from "../domain/plugin.js";
-import type { PluginConfig } from "../domain/trial.js";
+import type { OptionsGiven, PluginConfig } from "../domain/trial.js";
 import { SCHEDULERS } from "../schedulers/index.js";
 import { DEFAULT_STRATEGY, STRATEGIES } from "../strategies/index.js";
 
@@ -211,6 +211,14 @@ export class PluginCatalogue {
     const { name, options } = normalise(kind, ref);
     const factory = kind === "strategy" ? this.strategies.get(name) : this.schedulers.get(name);
     return factory ? Object.keys(canonicalOptionNames(factory.options, options)) : [];
+  }
+
+  /** The option names a create_study request gives its strategy (none when left to the default) and scheduler (null: none). */
+  optionsGivenAtCreation(strategy: unknown, scheduler: unknown): OptionsGiven {
+    return {
+      strategy: strategy == null ? [] : this.givenOptionNames("strategy", strategy as PluginRef),
+      scheduler: scheduler == null ? null : this.givenOptionNames("scheduler", scheduler as PluginRef),
+    };
   }
 
   /**

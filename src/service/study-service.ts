@@ -329,10 +329,7 @@ export class StudyService {
       checkRoomForStudy(this.studies, this.maxStudies, a.name);
       this.plugins.checkSpaceFor(strategy, space);
       this.plugins.checkSchedulerSpace(scheduler, space);
-      const optionsGiven = {
-        strategy: a.strategy == null ? [] : this.plugins.givenOptionNames("strategy", a.strategy as PluginRef),
-        scheduler: scheduler === null ? null : this.plugins.givenOptionNames("scheduler", a.scheduler as PluginRef),
-      };
+      const optionsGiven = this.plugins.optionsGivenAtCreation(a.strategy, a.scheduler);
       const config = newStudyConfig(a, { directions, space, strategy, scheduler, optionsGiven }, {
         seed: randomInt(0, 2 ** 32 - 1), leaseTtlS: this.defaultLeaseTtlS, retry: DEFAULT_RETRY,
       });
