@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { burnCpu } from "../testing/cpu.js";
 import { FairDispatch, MAX_PER_SLOT, QUANTUM_MS } from "./fair-dispatch.js";
 
 /** One turn of the event loop: resolves after the slots already scheduled for this turn. */
@@ -8,16 +9,6 @@ const turn = () => new Promise<void>((r) => setImmediate(r));
 function busy(ms: number): void {
   const end = performance.now() + ms;
   while (performance.now() < end);
-}
-
-/** Burns `ms` of this process's CPU time (what a slot's cost is measured in: a wall-clock wait under load may burn less). */
-function burnCpu(ms: number): void {
-  const cpu = () => {
-    const u = process.cpuUsage();
-    return (u.user + u.system) / 1000;
-  };
-  const end = cpu() + ms;
-  while (cpu() < end);
 }
 
 describe("FairDispatch", () => {

@@ -12,6 +12,7 @@
  * load: 39 and 41 with the turns, on a loaded 2-core machine.
  */
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { burnCpu } from "../../testing/cpu.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { TuneportError } from "../../domain/errors.js";
@@ -29,20 +30,10 @@ afterEach(async () => {
   server = null;
 });
 
-/** Burns `ms` of this process's CPU time (what FairDispatch measures a slot by). */
-function burn(ms: number): void {
-  const cpu = () => {
-    const u = process.cpuUsage();
-    return (u.user + u.system) / 1000;
-  };
-  const end = cpu() + ms;
-  while (cpu() < end);
-}
-
 /** Every op burns 3 ms and records its study (the client's name), then answers NOT_FOUND. */
 function costlyBackend(ran: string[]): McpBackend {
   return backendOf(async (_op, args) => {
-    burn(3);
+    burnCpu(3);
     ran.push(String((args as { study?: unknown }).study));
     throw new TuneportError("NOT_FOUND", "no such study");
   });
@@ -94,8 +85,8 @@ function batchedBackend(starts: { study: string; batch: number }[], ms: number):
     }
     starts.push({ study, batch });
     await null;
-    if (study.startsWith("costly")) burn(ms);
-    else if (study.startsWith("head")) burn(25);
+    if (study.startsWith("costly")) burnCpu(ms);
+    else if (study.startsWith("head")) burnCpu(25);
     throw new TuneportError("NOT_FOUND", "no such study");
   });
 }
